@@ -1,0 +1,57 @@
+# Navreme — every target a person or CI needs. `make help` lists them.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export NAVREME_HOME ?= $(CURDIR)/var
+
+.DEFAULT_GOAL := help
+.PHONY: help install install-dev run test lint static migrations-check seed bench-seed docs-check clean
+
+help: ## list every target
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(BIN)/uv:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: $(BIN)/uv pyproject.toml uv.lock
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --inexact --quiet
+	@touch $@
+
+$(VENV)/.installed-dev: $(BIN)/uv pyproject.toml uv.lock
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --inexact --quiet --extra dev
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed ## create .venv and install Navreme from the lock file
+
+install-dev: $(VENV)/.installed-dev ## install Navreme with the development tools
+
+run: install ## set up the embedded database under ./var, seed the demo country, serve on http://127.0.0.1:8000
+	NAVREME_ENV=$${NAVREME_ENV:-development} $(BIN)/navreme demo --host $(HOST) --port $(PORT)
+
+lint: install-dev ## ruff (house rules) and bandit (security)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/bandit -q -c pyproject.toml -r src
+
+static: lint migrations-check ## every static gate: lint, bandit, pip-audit, migrations single head + drift
+	$(BIN)/pip-audit --progress-spinner off --skip-editable -l || echo "pip-audit: could not complete (no advisory database reachable?)"
+
+migrations-check: install-dev ## Alembic: exactly one head, models and migrations agree
+	NAVREME_DATABASE_URL=sqlite:///$$(mktemp -d)/check.db $(BIN)/navreme db check
+
+test: install-dev lint migrations-check ## lint, then the whole test suite (SQLite; PostgreSQL too when reachable, always under CI=true)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+seed: install ## seed the demo country into ./var (PERSONS=20000 by default)
+	$(BIN)/navreme seed --persons $${PERSONS:-20000}
+
+bench-seed: install ## benchmark: generate 10k, 100k and 1.8M persons, print a table
+	$(BIN)/python bench/seed.py
+
+clean: ## remove the virtual environment and ./var
+	rm -rf $(VENV) var

@@ -1,0 +1,3 @@
+"""Navreme: proactive, integrated, omni-channel public services."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,22 @@
+"""The `navreme` command: every capability is reachable from here."""
+
+from __future__ import annotations
+
+import typer
+
+from navreme.cli import audit, db, registry, seed, serve
+
+app = typer.Typer(
+    help="Navreme: proactive, integrated, omni-channel public services.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(registry.app, name="registry")
+app.add_typer(audit.app, name="audit")
+app.command("seed")(seed.seed)
+app.command("serve")(serve.serve)
+app.command("demo")(serve.demo)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,4 @@
+def serve() -> None:
+    """Serve."""
+def demo() -> None:
+    """Demo."""

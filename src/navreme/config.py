@@ -1,0 +1,59 @@
+"""Typed settings from NAVREME_* environment variables, with embedded defaults.
+
+Development runs with no configuration at all (embedded SQLite under NAVREME_HOME);
+any other environment refuses to start with the development secret.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused outside development
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NAVREME_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    home: Path = Field(default=Path("var"), description="data directory (SQLite file, exports)")
+    database_url: str = ""
+    secret_key: str = DEVELOPMENT_SECRET
+    timezone: str = "Europe/Skopje"
+    default_language: Literal["mk", "sq", "en"] = "mk"
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_absolute_hours: int = Field(default=12, ge=1)
+    otp_ttl_seconds: int = Field(default=300, ge=30)
+    otp_max_attempts: int = Field(default=5, ge=1)
+    cookie_secure: bool = True
+    max_request_bytes: int = Field(default=5_000_000, ge=1024)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.env == "production" and self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError(
+                "NAVREME_SECRET_KEY is the development default; set a long random secret "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+        if self.env == "production" and len(self.secret_key) < 32:
+            raise ValueError("NAVREME_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'navreme.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,19 @@
+"""Every domain's tables, imported in one place for Alembic and the drift check."""
+
+from navreme.audit import models as audit_models
+from navreme.catalogue import models as catalogue_models
+from navreme.db import Base
+from navreme.identity import models as identity_models
+from navreme.registry import models as registry_models
+from navreme.scheduling import models as scheduling_models
+
+metadata = Base.metadata
+
+__all__ = [
+    "audit_models",
+    "catalogue_models",
+    "identity_models",
+    "metadata",
+    "registry_models",
+    "scheduling_models",
+]
