@@ -20,7 +20,9 @@ class AuditEntry(Base):
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
     )
     at: Mapped[datetime] = created_column()
-    actor_kind: Mapped[str] = mapped_column(String(12))  # officer | citizen | token | system | anonymous
+    actor_kind: Mapped[str] = mapped_column(
+        String(12)
+    )  # officer | citizen | token | system | anonymous
     actor_id: Mapped[uuid.UUID | None]
     action: Mapped[str] = mapped_column(String(64), index=True)
     object_kind: Mapped[str | None] = mapped_column(String(32))

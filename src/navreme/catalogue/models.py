@@ -22,9 +22,7 @@ class Service(Base):
     __tablename__ = "services"
     __table_args__ = (
         UniqueConstraint("code", "version"),
-        CheckConstraint(
-            "status IN ('draft', 'review', 'published', 'retired')", name="status"
-        ),
+        CheckConstraint("status IN ('draft', 'review', 'published', 'retired')", name="status"),
     )
 
     id: Mapped[uuid.UUID] = id_column()

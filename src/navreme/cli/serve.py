@@ -1,4 +1,51 @@
-def serve() -> None:
-    """Serve."""
-def demo() -> None:
-    """Demo."""
+"""`navreme serve` (API and pages) and `navreme demo` (seed if empty, then serve)."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+from sqlalchemy import func, select
+
+from navreme.config import get_settings
+from navreme.db import session_scope
+from navreme.migrate import ensure_database
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, min=1, max=65535),
+    workers: int = typer.Option(1, min=1, help="API processes"),
+) -> None:
+    """Serve the JSON API and the pages."""
+    settings = get_settings()
+    ensure_database(settings)
+    uvicorn.run(
+        "navreme.web.app:create_app", factory=True, host=host, port=port, workers=workers,
+        proxy_headers=True, server_header=False, log_level="info",
+    )  # fmt: skip
+
+
+def demo(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000, min=1, max=65535),
+    persons: int = typer.Option(10_000, min=0, help="persons to seed when the registry is empty"),
+) -> None:
+    """Create and migrate the embedded database, seed the demo country if empty, serve it."""
+    from navreme.demo.seed import seed_demo_country
+    from navreme.identity.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+    from navreme.registry.models import Person
+
+    settings = get_settings()
+    ensure_database(settings)
+    with session_scope() as session:
+        empty = not session.scalar(select(func.count()).select_from(Person))
+    if empty:
+        typer.echo(f"Seeding the demo country ({persons:,} persons)…")
+        seed_demo_country(settings, persons=persons)
+    typer.echo(f"\nNavreme is running at http://{host}:{port}/")
+    typer.echo(f"Database: {settings.resolved_database_url}")
+    typer.echo(f"Officer logins (password '{DEMO_PASSWORD}', TOTP code shown on the start page):")
+    for username, _name, department, roles in DEMO_ACCOUNTS:
+        typer.echo(f"  {username:<18} {department:<5} {', '.join(roles)}")
+    typer.echo("Citizens sign in with a demo personal number; codes appear at /dev/outbox.\n")
+    serve(host=host, port=port, workers=1)

@@ -1,0 +1,144 @@
+"""Sign-in pages (no JavaScript needed), sign-out, and each person's landing page."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from navreme.config import get_settings
+from navreme.identity import actions, queries
+from navreme.identity.models import Department
+from navreme.identity.principal import Principal
+from navreme.registry.models import Document, Person
+from navreme.web import i18n
+from navreme.web.deps import DB, SESSION_COOKIE
+from navreme.web.pages import csrf_ok, page_principal, render
+
+router = APIRouter(include_in_schema=False)
+Field = Annotated[str, Form(max_length=200)]
+
+
+def _language(request: Request, principal: Principal) -> str:
+    return i18n.choose_language(request, principal.language, get_settings().default_language)
+
+
+def _signed_in(new: actions.NewSession) -> Response:
+    response = RedirectResponse("/me", status_code=303)
+    settings = get_settings()
+    response.set_cookie(
+        SESSION_COOKIE, new.token, httponly=True, secure=settings.cookie_secure, samesite="lax",
+        max_age=settings.session_absolute_hours * 3600,
+    )  # fmt: skip
+    return response
+
+
+def _expired_form(request: Request, principal: Principal, template: str) -> HTMLResponse:
+    error = i18n.t("form_expired", _language(request, principal))
+    return render(request, template, principal, status=403, error=error)
+
+
+@router.get("/login/officer", response_class=HTMLResponse)
+def officer_form(request: Request, session: DB) -> HTMLResponse:
+    return render(request, "login_officer.html", page_principal(request, session))
+
+
+@router.post("/login/officer", response_class=HTMLResponse)
+def officer_submit(
+    request: Request, session: DB, username: Field, password: Field, totp: Field, csrf_token: Field
+) -> Response:
+    principal = page_principal(request, session)
+    if not csrf_ok(request, principal, csrf_token):
+        return _expired_form(request, principal, "login_officer.html")
+    try:
+        new = actions.login_officer(
+            session, username=username, password=password, totp=totp,
+            replaces=principal.session_id,
+        )  # fmt: skip
+    except actions.LoginFailed:
+        error = i18n.t("login_failed", _language(request, principal))
+        return render(request, "login_officer.html", principal, status=401, error=error)
+    return _signed_in(new)
+
+
+@router.get("/login/citizen", response_class=HTMLResponse)
+def citizen_form(request: Request, session: DB) -> HTMLResponse:
+    return render(request, "login_citizen.html", page_principal(request, session))
+
+
+@router.post("/login/citizen", response_class=HTMLResponse)
+def citizen_submit(
+    request: Request, session: DB, national_id: Field, csrf_token: Field
+) -> HTMLResponse:
+    principal = page_principal(request, session)
+    if not csrf_ok(request, principal, csrf_token):
+        return _expired_form(request, principal, "login_citizen.html")
+    challenge = actions.request_citizen_code(session, national_id=national_id.strip())
+    return render(
+        request, "login_citizen.html", principal,
+        challenge_id=challenge.challenge_id, sent_to=challenge.sent_to,
+    )  # fmt: skip
+
+
+@router.post("/login/citizen/code", response_class=HTMLResponse)
+def citizen_code(
+    request: Request, session: DB, challenge_id: Field, code: Field, csrf_token: Field
+) -> Response:
+    principal = page_principal(request, session)
+    if not csrf_ok(request, principal, csrf_token):
+        return _expired_form(request, principal, "login_citizen.html")
+    try:
+        new = actions.verify_citizen_code(
+            session, challenge_id=uuid.UUID(challenge_id), code=code.strip(),
+            replaces=principal.session_id,
+        )  # fmt: skip
+    except (actions.LoginFailed, ValueError):
+        error = i18n.t("code_failed", _language(request, principal))
+        return render(request, "login_citizen.html", principal, status=401, error=error)
+    return _signed_in(new)
+
+
+@router.post("/logout")
+def logout(request: Request, session: DB, csrf_token: Field) -> Response:
+    principal = page_principal(request, session)
+    if csrf_ok(request, principal, csrf_token):
+        actions.logout(session, principal)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/me", response_class=HTMLResponse)
+def me(request: Request, session: DB) -> Response:
+    principal = page_principal(request, session)
+    if principal.is_citizen and principal.id:
+        return _citizen_home(request, session, principal)
+    if principal.is_officer and principal.id:
+        return _officer_home(request, session, principal)
+    return RedirectResponse("/login/citizen", status_code=303)
+
+
+def _citizen_home(request: Request, session: Session, principal: Principal) -> HTMLResponse:
+    person = session.get(Person, principal.id)
+    documents = session.scalars(
+        select(Document).where(Document.person_id == principal.id).order_by(Document.expires_on)
+    )
+    return render(request, "me_citizen.html", principal, person=person, documents=list(documents))
+
+
+def _officer_home(request: Request, session: Session, principal: Principal) -> HTMLResponse:
+    if principal.id is None or principal.department_id is None:
+        raise ValueError("an officer principal always has an id and a department")
+    department = session.get(Department, principal.department_id)
+    language = _language(request, principal)
+    name = getattr(department, f"name_{language}", "") if department else ""
+    return render(
+        request, "me_officer.html", principal,
+        officer=queries.get_officer_for(session, principal, principal.id),
+        department_name=name,
+        colleagues=queries.officers_of_department(session, principal, principal.department_id),
+    )  # fmt: skip

@@ -1,0 +1,55 @@
+"""create_app(): mounts each domain's api.py and pages.py, errors, health and hardening."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from navreme import __version__
+from navreme.config import get_settings
+from navreme.db import get_engine
+from navreme.migrate import ensure_database
+from navreme.web import errors, hardening
+from navreme.web.paths import STATIC_DIR
+
+DESCRIPTION = """Navreme delivers public services proactively, across departments, on the
+channels people already use. Every error has the envelope
+`{"error": {"code", "message", "details"}}`."""
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    ensure_database(settings)
+    app = FastAPI(
+        title="Navreme", version=__version__, description=DESCRIPTION,
+        docs_url="/api/docs", redoc_url=None, openapi_url="/openapi.json",
+    )  # fmt: skip
+    errors.install(app)
+    hardening.install(app, settings)
+    _mount_domains(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        """Liveness and database reachability (503 when the database is down)."""
+        with get_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    return app
+
+
+def _mount_domains(app: FastAPI) -> None:
+    from navreme.audit import api as audit_api
+    from navreme.catalogue import api as catalogue_api
+    from navreme.identity import api as identity_api
+    from navreme.identity import pages as identity_pages
+    from navreme.registry import api as registry_api
+    from navreme.web import pages
+
+    for router in (
+        identity_api.router, registry_api.router, catalogue_api.router, audit_api.router,
+        pages.router, identity_pages.router,
+    ):  # fmt: skip
+        app.include_router(router)

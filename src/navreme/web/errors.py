@@ -1,0 +1,91 @@
+"""One error envelope for the API, a helpful page for people; never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("navreme.web")
+
+MACHINE_PREFIXES = ("/api/", "/open311/", "/healthz", "/openapi.json", "/metrics")
+
+
+class ApiError(Exception):
+    """A failure the caller can act on: status, stable code, plain message, optional details."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | list[Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def envelope(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def wants_json(request: Request) -> bool:
+    if request.url.path.startswith(MACHINE_PREFIXES):
+        return True
+    return "text/html" not in request.headers.get("accept", "")
+
+
+STATUS_CODES = {
+    400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+    415: "unsupported_media_type", 422: "invalid", 429: "rate_limited", 503: "unavailable",
+}  # fmt: skip
+
+
+def _respond(
+    request: Request, status: int, code: str, message: str, details: Any = None
+) -> Response:
+    headers = {"Retry-After": "1"} if status in (429, 503) else None
+    if wants_json(request):
+        return JSONResponse(envelope(code, message, details), status_code=status, headers=headers)
+    from navreme.web.pages import render_error
+
+    return render_error(request, status=status, message=message)
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(str(p) for p in error["loc"]), "problem": error["msg"]}
+        for error in exc.errors()
+    ]
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> Response:
+        return _respond(request, exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        details = _validation_details(exc)
+        return _respond(request, 422, "invalid", "The request has invalid fields.", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = STATUS_CODES.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        return _respond(request, exc.status_code, code, message)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        from sqlalchemy.exc import OperationalError
+
+        if isinstance(exc, OperationalError):
+            log.error("database unavailable: %s", type(exc).__name__)
+            return _respond(request, 503, "unavailable", "The service is briefly unavailable.")
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _respond(request, 500, "internal", "Something went wrong on our side.")
