@@ -106,8 +106,15 @@ def settings(
 
 @pytest.fixture
 def db_session(settings: config.Settings) -> Iterator[Session]:
-    """A session on the test's database; commit what the API should see."""
-    session = db._sessionmaker(db.get_engine(settings))()
+    """A session on the test's database; commit what the API should see.
+
+    On SQLite it runs without transactions of its own (every statement commits), so it always
+    reads what the API just wrote and never holds the single write lock while the API works.
+    """
+    engine = db.get_engine(settings)
+    if engine.dialect.name == "sqlite":
+        engine = engine.execution_options(sqlite_begin="none")
+    session = Session(bind=engine, expire_on_commit=False)
     try:
         yield session
     finally:

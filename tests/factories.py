@@ -89,7 +89,11 @@ def person(
     if phone:
         session.add(
             ContactEndpoint(
-                person_id=row.id, channel="sms", address=phone, preference=1, verified_at=clock.now()
+                person_id=row.id,
+                channel="sms",
+                address=phone,
+                preference=1,
+                verified_at=clock.now(),
             )
         )
         session.flush()

@@ -68,12 +68,25 @@ def created_column() -> Any:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event issues BEGIN itself
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _begin_immediate(connection: Any) -> None:
+    """SQLite has one writer: take the write lock at BEGIN, so a transaction that reads and
+    then writes waits its turn (busy_timeout) instead of failing with a stale snapshot.
+
+    Execution option `sqlite_begin`: "immediate" (default), "deferred", or "none" (each
+    statement commits on its own: for test helpers that must always read fresh data).
+    """
+    mode = connection.get_execution_options().get("sqlite_begin", "immediate")
+    if mode != "none":
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "immediate" else "BEGIN")
 
 
 @lru_cache(maxsize=8)
@@ -84,6 +97,7 @@ def engine_for(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _begin_immediate)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")

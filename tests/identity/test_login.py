@@ -15,7 +15,9 @@ def test_officer_login__password_and_totp__gives_a_working_token(
     assert me["roles"] == ["officer", "supervisor"]
 
 
-def test_citizen_login__one_time_code__is_single_use(client: TestClient, db_session: Session) -> None:
+def test_citizen_login__one_time_code__is_single_use(
+    client: TestClient, db_session: Session
+) -> None:
     person = factories.person(db_session, phone="+38970111222")
     db_session.commit()
     headers = factories.citizen_token(client, db_session, person)

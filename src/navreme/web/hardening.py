@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from navreme.config import Settings
 from navreme.web.errors import envelope
@@ -20,17 +21,56 @@ DOCS_CSP = (  # the interactive API docs page loads Swagger UI from a CDN
 )
 
 
+class BodyLimit:
+    """Refuse bodies over the limit: by Content-Length at once, and while streaming
+    (chunked uploads have no length), before the application reads them whole."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"Requests are limited to {self.limit} bytes."
+        response = JSONResponse(envelope("payload_too_large", message), 413)
+        await response(scope, receive, send)
+
+
+class _TooLarge(HTTPException):
+    """An HTTPException, so that body parsing passes it on instead of turning it into 400."""
+
+    def __init__(self) -> None:
+        super().__init__(413, "Request body too large.")
+
+
 def install(app: FastAPI, settings: Settings) -> None:
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+
     @app.middleware("http")
     async def harden(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        declared = request.headers.get("content-length")
-        if declared and (not declared.isdigit() or int(declared) > settings.max_request_bytes):
-            limit = settings.max_request_bytes
-            return JSONResponse(
-                envelope("payload_too_large", f"Requests are limited to {limit} bytes."), 413
-            )
         response = await call_next(request)
         headers = response.headers
         headers["Content-Security-Policy"] = DOCS_CSP if request.url.path == "/api/docs" else CSP
