@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -146,3 +147,20 @@ def test_pages__language_switch_and_accept_language(client: TestClient) -> None:
     assert 'lang="en"' in client.get("/?lang=en").text
     assert 'lang="en"' in client.get("/").text  # remembered by the language cookie
     assert 'lang="mk"' in client.get("/?lang=mk").text
+
+
+def test_database_down__503_with_retry_after_then_recovers(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from navreme import config
+
+    working = config.get_settings().database_url
+    monkeypatch.setenv("NAVREME_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/nowhere")
+    config.get_settings.cache_clear()
+    down = client.get("/healthz")
+    assert down.status_code == 503
+    assert down.headers["retry-after"] == "1"
+    assert down.json()["error"]["code"] == "unavailable"
+    monkeypatch.setenv("NAVREME_DATABASE_URL", working)
+    config.get_settings.cache_clear()
+    assert client.get("/healthz").status_code == 200
