@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from navreme.cli import audit, db, registry, seed, serve
+from navreme.cli import audit, db, identity, registry, seed, serve
 
 app = typer.Typer(
     help="Navreme: proactive, integrated, omni-channel public services.",
@@ -14,6 +14,8 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(registry.app, name="registry")
 app.add_typer(audit.app, name="audit")
+app.add_typer(identity.officer_app, name="officer")
+app.add_typer(identity.token_app, name="token")
 app.command("seed")(seed.seed)
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)

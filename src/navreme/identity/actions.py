@@ -224,7 +224,12 @@ def create_officer(
 
 
 def create_api_token(
-    session: Session, *, officer_id: uuid.UUID, name: str, actor: Principal, days: int | None = 365
+    session: Session,
+    *,
+    officer_id: uuid.UUID,
+    name: str,
+    actor: Principal | None,
+    days: int | None = 365,
 ) -> tuple[ApiToken, str]:
     """Returns the row and the token, which is shown once and never stored."""
     prefix, token = secrets.new_api_token()
@@ -235,7 +240,8 @@ def create_api_token(
     session.add(row)
     session.flush()
     record(
-        session, action="token.create", actor_kind=actor.audit_kind, actor_id=actor.id,
+        session, action="token.create", actor_kind=actor.audit_kind if actor else "system",
+        actor_id=actor.id if actor else None,
         object_kind="api_token", object_id=row.id, details={"officer_id": str(officer_id)},
     )  # fmt: skip
     return row, token
