@@ -48,7 +48,7 @@ def create(
             roles=role, password=password,
         )  # fmt: skip
         uri = pyotp.TOTP(officer.totp_secret or "").provisioning_uri(
-            username, issuer_name="Navreme"
+            name=username, issuer_name="Navreme"
         )
     typer.echo(f"created {username} ({', '.join(sorted(set(role)))}, {department})")
     typer.echo(f"TOTP enrolment URI (show once, as a QR code or typed in): {uri}")
