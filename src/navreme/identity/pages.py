@@ -7,14 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from navreme.config import get_settings
 from navreme.identity import actions, queries
 from navreme.identity.models import Department
 from navreme.identity.principal import Principal
-from navreme.registry.models import Document, Person
+from navreme.registry import queries as registry
 from navreme.web import i18n
 from navreme.web.deps import DB, SESSION_COOKIE
 from navreme.web.pages import csrf_ok, page_principal, render
@@ -122,12 +121,13 @@ def me(request: Request, session: DB) -> Response:
     return RedirectResponse("/login/citizen", status_code=303)
 
 
-def _citizen_home(request: Request, session: Session, principal: Principal) -> HTMLResponse:
-    person = session.get(Person, principal.id)
-    documents = session.scalars(
-        select(Document).where(Document.person_id == principal.id).order_by(Document.expires_on)
-    )
-    return render(request, "me_citizen.html", principal, person=person, documents=list(documents))
+def _citizen_home(request: Request, session: Session, principal: Principal) -> Response:
+    assert principal.id is not None  # noqa: S101 - a citizen principal always has an id
+    person = registry.get_person_for(session, principal, principal.id)
+    if person is None:
+        return RedirectResponse("/login/citizen", status_code=303)
+    documents = registry.documents_of(session, person.id)
+    return render(request, "me_citizen.html", principal, person=person, documents=documents)
 
 
 def _officer_home(request: Request, session: Session, principal: Principal) -> HTMLResponse:
