@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused outside development
+DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused in production  # nosec B105
 
 
 class Settings(BaseSettings):

@@ -39,10 +39,9 @@ def create(
             )
         if officer_by_username(session, username):
             problems.append(f"username {username!r} is taken")
-        if problems:
+        if problems or found is None:
             typer.echo("\n".join(problems), err=True)
             raise typer.Exit(1)
-        assert found is not None  # noqa: S101 - checked just above
         officer = actions.create_officer(
             session, username=username, display_name=name, department_id=found.id,
             roles=role, password=password,

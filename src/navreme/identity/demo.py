@@ -13,7 +13,7 @@ from navreme.identity.actions import create_officer
 from navreme.identity.models import Department, Officer
 from navreme.identity.queries import department_by_code
 
-DEMO_PASSWORD = "navreme-demo"  # noqa: S105 - printed by `make run`; refused outside development
+DEMO_PASSWORD = "navreme-demo"  # noqa: S105 - the demo's published password  # nosec B105
 
 # (username, display name, department code, roles)
 DEMO_ACCOUNTS = (

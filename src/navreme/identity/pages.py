@@ -122,8 +122,7 @@ def me(request: Request, session: DB) -> Response:
 
 
 def _citizen_home(request: Request, session: Session, principal: Principal) -> Response:
-    assert principal.id is not None  # noqa: S101 - a citizen principal always has an id
-    person = registry.get_person_for(session, principal, principal.id)
+    person = registry.get_person_for(session, principal, principal.id) if principal.id else None
     if person is None:
         return RedirectResponse("/login/citizen", status_code=303)
     documents = registry.documents_of(session, person.id)

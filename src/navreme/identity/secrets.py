@@ -12,8 +12,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
 
-API_TOKEN_PREFIX = "nvr_"  # noqa: S105 - a public prefix, not a secret
-SESSION_TOKEN_PREFIX = "nvs_"  # noqa: S105
+API_TOKEN_PREFIX = "nvr_"  # noqa: S105 - a public prefix, not a secret  # nosec B105
+SESSION_TOKEN_PREFIX = "nvs_"  # noqa: S105 - a public prefix  # nosec B105
 
 
 def hash_password(password: str) -> str:
