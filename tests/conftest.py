@@ -39,6 +39,7 @@ def _configure(monkeypatch: pytest.MonkeyPatch, url: str, home: Path) -> config.
     monkeypatch.setenv("NAVREME_DATABASE_URL", url)
     monkeypatch.setenv("NAVREME_HOME", str(home))
     monkeypatch.setenv("NAVREME_ENV", "test")
+    monkeypatch.setenv("NAVREME_SECRET_KEY", "test-secret-" + "x" * 40)
     monkeypatch.setenv("NAVREME_COOKIE_SECURE", "false")
     config.get_settings.cache_clear()
     return config.get_settings()

@@ -1,7 +1,7 @@
 """Typed settings from NAVREME_* environment variables, with embedded defaults.
 
 Development runs with no configuration at all (embedded SQLite under NAVREME_HOME);
-any other environment refuses to start with the development secret.
+any other environment (test, production) refuses to start with the development secret.
 """
 
 from __future__ import annotations
@@ -34,13 +34,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
-        if self.env == "production" and self.secret_key == DEVELOPMENT_SECRET:
+        if self.env != "development" and self.secret_key == DEVELOPMENT_SECRET:
             raise ValueError(
                 "NAVREME_SECRET_KEY is the development default; set a long random secret "
                 "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
             )
-        if self.env == "production" and len(self.secret_key) < 32:
-            raise ValueError("NAVREME_SECRET_KEY must be at least 32 characters in production")
+        if self.env != "development" and len(self.secret_key) < 32:
+            raise ValueError(
+                "NAVREME_SECRET_KEY must be at least 32 characters outside development"
+            )
         return self
 
     @property

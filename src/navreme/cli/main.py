@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import typer
+from pydantic import ValidationError
 
 from navreme.cli import audit, db, identity, registry, seed, serve
+from navreme.config import get_settings
 
 app = typer.Typer(
     help="Navreme: proactive, integrated, omni-channel public services.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def check_settings() -> None:
+    """Refuse to start on bad settings with a plain message instead of a traceback."""
+    try:
+        get_settings()
+    except ValidationError as invalid:
+        for error in invalid.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            typer.echo(f"navreme: bad setting {field}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
 app.add_typer(db.app, name="db")
 app.add_typer(registry.app, name="registry")
 app.add_typer(audit.app, name="audit")
