@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -139,6 +138,3 @@ def test_concurrent_appends__chain_stays_linear(db_session: Session, settings: o
         list(pool.map(append, range(40)))
     count, _head, problems = verify_chain(db_session)
     assert (count, problems) == (40, [])
-
-
-_ = replace  # dataclasses.replace kept for readers extending mutations

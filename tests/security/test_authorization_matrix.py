@@ -14,7 +14,6 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +150,3 @@ def test_matrix__every_route_every_role__as_declared(
 def test_matrix__skips_say_why() -> None:
     for line, spec in MATRIX["routes"].items():
         assert "allow" in spec or len(spec.get("skip", "")) > 20, line
-
-
-_ = date  # birth dates come from factories

@@ -12,6 +12,7 @@ from navreme import clock
 from navreme.identity.actions import create_officer
 from navreme.identity.models import Department, Officer
 from navreme.identity.queries import department_by_code
+from navreme.registry.models import ContactEndpoint, Person
 
 DEMO_PASSWORD = "navreme-demo"  # noqa: S105 - the demo's published password  # nosec B105
 
@@ -50,6 +51,32 @@ def create_demo_accounts(session: Session) -> int:
         )  # fmt: skip
         created += 1
     return created
+
+
+@dataclass(frozen=True)
+class DemoCitizen:
+    name: str
+    national_id: str
+    language: str
+
+
+def demo_citizens(session: Session, *, limit: int = 4) -> list[DemoCitizen]:
+    """Synthetic residents with a verified phone, one per language where possible."""
+    found: dict[str, DemoCitizen] = {}
+    for language in ("mk", "sq", "en", "mk"):
+        query = (
+            select(Person)
+            .join(ContactEndpoint, ContactEndpoint.person_id == Person.id)
+            .where(ContactEndpoint.verified_at.is_not(None), ContactEndpoint.channel == "sms")
+            .where(Person.language == language, Person.national_id.not_in(list(found)))
+            .where(Person.death_date.is_(None), Person.municipality_code.is_not(None))
+            .order_by(Person.national_id)
+            .limit(1)
+        )
+        for person in session.scalars(query):
+            name = f"{person.given_name} {person.family_name}"
+            found[person.national_id] = DemoCitizen(name, person.national_id, person.language)
+    return list(found.values())[:limit]
 
 
 def demo_logins(session: Session) -> list[DemoLogin]:

@@ -52,6 +52,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "API documentation",
     },
     "demo_logins": {"mk": "Демо најави", "sq": "Hyrjet demo", "en": "Demo logins"},
+    "demo_citizens": {"mk": "Демо граѓани", "sq": "Qytetarë demo", "en": "Demo citizens"},
+    "name": {"mk": "Име и презиме", "sq": "Emri dhe mbiemri", "en": "Name"},
     "username": {"mk": "Корисничко име", "sq": "Emri i përdoruesit", "en": "Username"},
     "password": {"mk": "Лозинка", "sq": "Fjalëkalimi", "en": "Password"},
     "totp": {

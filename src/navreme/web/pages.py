@@ -87,11 +87,13 @@ def render_error(request: Request, *, status: int, message: str) -> HTMLResponse
 
 @router.get("/", response_class=HTMLResponse)
 def start(request: Request, session: DB) -> HTMLResponse:
-    from navreme.identity.demo import demo_logins
+    from navreme.identity.demo import demo_citizens, demo_logins
 
     principal = page_principal(request, session)
-    logins = demo_logins(session) if get_settings().env == "development" else []
-    return render(request, "start.html", principal, logins=logins)
+    development = get_settings().env == "development"
+    logins = demo_logins(session) if development else []
+    citizens = demo_citizens(session) if development else []
+    return render(request, "start.html", principal, logins=logins, citizens=citizens)
 
 
 @router.get("/dev/outbox", response_class=HTMLResponse)
