@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -98,11 +99,10 @@ def test_login_form__without_csrf_token__refused(client: TestClient, db_session:
     assert "navreme_session" not in refused.cookies
 
 
-def test_login_form__with_csrf__session_cookie_is_httponly_lax_and_rotates(
-    client: TestClient, db_session: Session
-) -> None:
-    login = factories.officer(db_session)
-    db_session.commit()
+def _sign_in_by_form(client: TestClient, session: Session) -> tuple[str, Any]:
+    """Sign an officer in through the page form; returns the pre-login CSRF token and the reply."""
+    login = factories.officer(session)
+    session.commit()
     token = _csrf(client.get("/login/officer").text)
     form = {
         "username": login.officer.username,
@@ -112,28 +112,26 @@ def test_login_form__with_csrf__session_cookie_is_httponly_lax_and_rotates(
     response = client.post(
         "/login/officer", data={**form, "csrf_token": token}, follow_redirects=False
     )
+    return token, response
+
+
+def test_login_form__with_csrf__session_cookie_is_httponly_lax_and_rotates(
+    client: TestClient, db_session: Session
+) -> None:
+    token, response = _sign_in_by_form(client, db_session)
     assert response.status_code == 303
     cookie = response.headers["set-cookie"]
     assert "HttpOnly" in cookie
     assert "SameSite=lax" in cookie
     home = client.get("/me")
     assert "Test Officer" in home.text
-    session_token = _csrf(home.text)
-    assert session_token != token  # the signed-in session has its own CSRF token
+    assert _csrf(home.text) != token  # the signed-in session has its own CSRF token
 
 
 def test_cookie_session__api_write_without_csrf_header__403(
     client: TestClient, db_session: Session
 ) -> None:
-    login = factories.officer(db_session)
-    db_session.commit()
-    token = _csrf(client.get("/login/officer").text)
-    form = {
-        "username": login.officer.username,
-        "password": factories.PASSWORD,
-        "totp": login.totp_now,
-    }
-    client.post("/login/officer", data={**form, "csrf_token": token})
+    _sign_in_by_form(client, db_session)
     assert client.get("/api/v1/me").json()["via"] == "cookie"
     response = client.post("/api/v1/auth/logout")
     assert response.status_code == 403
