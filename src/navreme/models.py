@@ -5,6 +5,7 @@ from navreme.catalogue import models as catalogue_models
 from navreme.db import Base
 from navreme.identity import models as identity_models
 from navreme.registry import models as registry_models
+from navreme.rules import models as rules_models
 from navreme.scheduling import models as scheduling_models
 
 metadata = Base.metadata
@@ -15,5 +16,6 @@ __all__ = [
     "identity_models",
     "metadata",
     "registry_models",
+    "rules_models",
     "scheduling_models",
 ]

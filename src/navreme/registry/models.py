@@ -134,7 +134,7 @@ class Document(Base):
         CheckConstraint(_in("status", DOCUMENT_STATUSES), name="status"),
         CheckConstraint("expires_on > issued_on", name="expiry_after_issue"),
         Index("ix_documents_kind_expires_on", "kind", "expires_on"),
-        Index("ix_documents_person_id", "person_id"),
+        Index("ix_documents_person_kind_expires_on", "person_id", "kind", "expires_on"),
     )
 
     id: Mapped[uuid.UUID] = id_column()

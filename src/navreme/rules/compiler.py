@@ -1,0 +1,282 @@
+"""Rules compile to set-based SQL (SQLAlchemy Core): one SELECT of matches per rule.
+
+Every date bound is computed here, in Python, from `as_of`; the SQL only compares columns
+with parameters, so the same statement runs on SQLite and PostgreSQL and uses the indexes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import aliased
+
+from navreme.registry.models import Document, GuardianLink, LifeEvent, Person
+from navreme.rules.models import ProactiveOptOut
+from navreme.rules.schemas import (
+    AgeReached,
+    DocumentExpiry,
+    Eligibility,
+    LifeEventTrigger,
+    MandatedReplacement,
+    RuleDefinition,
+    Target,
+)
+
+ADULT_AGE = 18
+MATCH_COLUMNS = (
+    "person_id",
+    "recipient_id",
+    "period",
+    "fact_kind",
+    "fact_id",
+    "fact_date",
+    "horizon_days",
+)
+
+
+def years_before(day: date, years: int) -> date:
+    """The same calendar day `years` earlier; 29 February falls back to 28 February.
+
+    So a person born on 29 February reaches an age on 1 March in common years
+    (born ≤ as_of − age years ⇔ has reached that age).
+    """
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    select: Select[tuple[object, ...]]
+    description: str
+
+
+def _living(as_of: date) -> ColumnElement[bool]:
+    return or_(Person.death_date.is_(None), Person.death_date > as_of)
+
+
+def _target(target: Target, as_of: date) -> list[ColumnElement[bool]]:
+    conditions = [_living(as_of)]
+    if target.residence == "resident":
+        conditions.append(Person.municipality_code.is_not(None))
+    if target.residence == "abroad":
+        conditions.append(Person.abroad_country.is_not(None))
+    if target.min_age is not None:
+        conditions.append(Person.birth_date <= years_before(as_of, target.min_age))
+    if target.max_age is not None:
+        conditions.append(Person.birth_date > years_before(as_of, target.max_age + 1))
+    if target.languages:
+        conditions.append(Person.language.in_(target.languages))
+    if target.municipalities:
+        conditions.append(Person.municipality_code.in_(target.municipalities))
+    if target.household_min_size is not None:
+        conditions.append(_household_size() >= target.household_min_size)
+    if target.has_child_under is not None:
+        conditions.append(_has_child_under(target.has_child_under, as_of))
+    return conditions
+
+
+def _household_size() -> ColumnElement[int]:
+    member = aliased(Person)
+    return (
+        select(func.count())
+        .where(member.household_id == Person.household_id)
+        .correlate(Person)
+        .scalar_subquery()
+    )
+
+
+def _has_child_under(years: int, as_of: date) -> ColumnElement[bool]:
+    child = aliased(Person)
+    return exists(
+        select(1)
+        .select_from(GuardianLink)
+        .join(child, child.id == GuardianLink.ward_id)
+        .where(GuardianLink.guardian_id == Person.id, child.birth_date > years_before(as_of, years))
+    )
+
+
+def _not_opted_out(service: str) -> ColumnElement[bool]:
+    return ~exists(
+        select(1).where(
+            ProactiveOptOut.person_id == Person.id, ProactiveOptOut.service_code == service
+        )
+    )
+
+
+def _recipient(definition: RuleDefinition, as_of: date) -> ColumnElement[object]:
+    """Minors' offers go to a guardian (the first by id, for a stable choice), else themselves."""
+    if not definition.guardians_for_minors:
+        return Person.id
+    guardian = (
+        select(GuardianLink.guardian_id)
+        .where(GuardianLink.ward_id == Person.id)
+        .order_by(GuardianLink.guardian_id)
+        .limit(1)
+        .correlate(Person)
+        .scalar_subquery()
+    )
+    minor = Person.birth_date > years_before(as_of, ADULT_AGE)
+    return case((minor, func.coalesce(guardian, Person.id)), else_=Person.id)
+
+
+def _base(definition: RuleDefinition, as_of: date) -> list[ColumnElement[bool]]:
+    return [*_target(definition.target, as_of), _not_opted_out(definition.service)]
+
+
+def _document_expiry(trigger: DocumentExpiry, definition: RuleDefinition, as_of: date) -> Select:
+    newer = aliased(Document)
+    widest = trigger.horizons_days[0]
+    horizon = case(
+        *(
+            (Document.expires_on <= as_of + timedelta(days=h), h)
+            for h in reversed(trigger.horizons_days)
+        ),
+        else_=widest,
+    )
+    return (
+        select(
+            Person.id,
+            _recipient(definition, as_of),
+            (Document.kind + literal(":") + cast(Document.expires_on, String)),
+            literal("document"),
+            Document.id,
+            Document.expires_on,
+            horizon,
+        )  # fmt: skip
+        .join(Document, Document.person_id == Person.id)
+        .where(
+            Document.kind == trigger.document,
+            Document.status.in_(("valid", "expired")),
+            Document.expires_on <= as_of + timedelta(days=widest),
+            Document.expires_on >= as_of - timedelta(days=trigger.grace_days),
+            ~exists(
+                select(1).where(
+                    newer.person_id == Document.person_id,
+                    newer.kind == Document.kind,
+                    newer.expires_on > Document.expires_on,
+                    newer.status == "valid",
+                )  # fmt: skip
+            ),
+            *_base(definition, as_of),
+        )
+    )
+
+
+def _mandated(trigger: MandatedReplacement, definition: RuleDefinition, as_of: date) -> Select:
+    newer = aliased(Document)
+    campaign = f"replace-{trigger.issued_before.isoformat()}:"
+    return (
+        select(
+            Person.id,
+            _recipient(definition, as_of),
+            literal(campaign) + Document.kind,
+            literal("document"),
+            Document.id,
+            literal(trigger.deadline),
+            null(),
+        )  # fmt: skip
+        .join(Document, Document.person_id == Person.id)
+        .where(
+            true() if as_of <= trigger.deadline else false(),
+            Document.kind.in_(trigger.documents),
+            Document.status == "valid",
+            Document.issued_on < trigger.issued_before,
+            ~exists(
+                select(1).where(
+                    newer.person_id == Document.person_id,
+                    newer.kind == Document.kind,
+                    newer.issued_on >= trigger.issued_before,
+                    newer.status == "valid",
+                )  # fmt: skip
+            ),
+            *_base(definition, as_of),
+        )
+    )
+
+
+def _life_event(trigger: LifeEventTrigger, definition: RuleDefinition, as_of: date) -> Select:
+    return (
+        select(
+            Person.id,
+            _recipient(definition, as_of),
+            literal(f"{trigger.event}:") + cast(LifeEvent.occurred_on, String),
+            literal("life_event"),
+            LifeEvent.id,
+            LifeEvent.occurred_on,
+            null(),
+        )  # fmt: skip
+        .join(LifeEvent, LifeEvent.person_id == Person.id)
+        .where(
+            LifeEvent.kind == trigger.event,
+            LifeEvent.occurred_on <= as_of,
+            LifeEvent.occurred_on >= as_of - timedelta(days=trigger.within_days),
+            *_base(definition, as_of),
+        )
+    )
+
+
+def _age_reached(trigger: AgeReached, definition: RuleDefinition, as_of: date) -> Select:
+    latest_birth = years_before(as_of + timedelta(days=trigger.within_days), trigger.age)
+    earliest_birth = years_before(as_of - timedelta(days=trigger.grace_days), trigger.age)
+    return select(
+        Person.id,
+        _recipient(definition, as_of),
+        literal(f"age:{trigger.age}"),
+        literal("person"),
+        Person.id,
+        Person.birth_date,
+        null(),
+    ).where(  # fmt: skip
+        Person.birth_date <= latest_birth,
+        Person.birth_date > earliest_birth - timedelta(days=1),
+        *_base(definition, as_of),
+    )
+
+
+def eligibility_period(period: str, as_of: date) -> str:
+    return {"once": "once", "yearly": f"{as_of.year}", "monthly": f"{as_of:%Y-%m}"}[period]
+
+
+def _eligibility(trigger: Eligibility, definition: RuleDefinition, as_of: date) -> Select:
+    return select(
+        Person.id, _recipient(definition, as_of),
+        literal(f"eligible:{eligibility_period(trigger.period, as_of)}"),
+        literal("person"), Person.id, null(), null(),
+    ).where(*_base(definition, as_of))  # fmt: skip
+
+
+COMPILERS = {
+    "document_expiry": _document_expiry,
+    "mandated_replacement": _mandated,
+    "life_event": _life_event,
+    "age_reached": _age_reached,
+    "eligibility": _eligibility,
+}
+
+
+def compile_rule(definition: RuleDefinition, as_of: date) -> Select:
+    """The persons the rule matches on `as_of`, as rows of MATCH_COLUMNS."""
+    trigger = definition.trigger
+    query = COMPILERS[trigger.kind](trigger, definition, as_of)  # type: ignore[operator]
+    if trigger.kind in ("age_reached", "eligibility"):
+        query = query.select_from(Person)
+    labelled = (c.label(n) for c, n in zip(query.selected_columns, MATCH_COLUMNS, strict=True))
+    return query.with_only_columns(*labelled, maintain_column_froms=True)

@@ -1,0 +1,103 @@
+"""Proactive engine tables (M3): versioned rules, their runs, the offers they make, opt-outs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from navreme.db import Base, created_column, id_column
+
+RULE_STATUSES = ("draft", "published", "retired")
+LEVELS = ("inform", "offer", "automatic")
+OFFER_STATUSES = ("pending", "notified", "accepted", "declined", "completed", "expired")
+OPEN_OFFER_STATUSES = ("pending", "notified", "accepted")
+
+
+class Rule(Base):
+    """One version of a rule; a change is a new version, never an edit of a published one."""
+
+    __tablename__ = "rules"
+    __table_args__ = (
+        UniqueConstraint("code", "version"),
+        CheckConstraint("status IN ('draft', 'published', 'retired')", name="status"),
+    )
+
+    id: Mapped[uuid.UUID] = id_column()
+    code: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int]
+    status: Mapped[str] = mapped_column(String(12), default="draft")
+    service_code: Mapped[str] = mapped_column(String(48))
+    definition: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = created_column()
+    published_at: Mapped[datetime | None]
+
+
+class RuleRun(Base):
+    """What ran, as of which date, how many matched, how many offers it created, how long."""
+
+    __tablename__ = "rule_runs"
+    __table_args__ = (Index("ix_rule_runs_rule_code_as_of", "rule_code", "as_of"),)
+
+    id: Mapped[uuid.UUID] = id_column()
+    rule_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rules.id"))
+    rule_code: Mapped[str] = mapped_column(String(64))
+    as_of: Mapped[date]
+    trigger: Mapped[str] = mapped_column(String(12))  # schedule | manual | catch_up
+    started_at: Mapped[datetime] = created_column()
+    finished_at: Mapped[datetime | None]
+    matched: Mapped[int] = mapped_column(default=0)
+    created: Mapped[int] = mapped_column(default=0)
+    seconds: Mapped[float] = mapped_column(default=0.0)
+
+
+class Offer(Base):
+    """A service offered to a person, exactly once per (rule, person, period)."""
+
+    __tablename__ = "offers"
+    __table_args__ = (
+        UniqueConstraint("rule_code", "person_id", "period"),
+        CheckConstraint(
+            "status IN ('pending', 'notified', 'accepted', 'declined', 'completed', 'expired')",
+            name="status",
+        ),
+        CheckConstraint("level IN ('inform', 'offer', 'automatic')", name="level"),
+        Index("ix_offers_person_id", "person_id"),
+        Index("ix_offers_recipient_id", "recipient_id"),
+        Index("ix_offers_status_service", "status", "service_code"),
+    )
+
+    id: Mapped[uuid.UUID] = id_column()
+    rule_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rules.id"))
+    rule_code: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("rule_runs.id"))
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    recipient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(80))
+    service_code: Mapped[str] = mapped_column(String(48))
+    level: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    # The facts behind the offer: which record and which date triggered it.
+    fact_kind: Mapped[str] = mapped_column(String(16))  # document | life_event | person
+    fact_id: Mapped[uuid.UUID | None]
+    fact_date: Mapped[date | None]
+    horizon_days: Mapped[int | None]
+    as_of: Mapped[date]
+    waits_on_offer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("offers.id"))
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = created_column()
+
+
+class ProactiveOptOut(Base):
+    """A person declined proactive handling of a service: no new offers for it."""
+
+    __tablename__ = "proactive_opt_outs"
+    __table_args__ = (UniqueConstraint("person_id", "service_code"),)
+
+    id: Mapped[uuid.UUID] = id_column()
+    person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    service_code: Mapped[str] = mapped_column(String(48))
+    created_at: Mapped[datetime] = created_column()
