@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     home: Path = Field(default=Path("var"), description="data directory (SQLite file, exports)")
     database_url: str = ""
+    queue_url: str = Field(default="", description="redis://… for the scaled mode; empty: SQLite")
     secret_key: str = DEVELOPMENT_SECRET
     timezone: str = "Europe/Skopje"
     default_language: Literal["mk", "sq", "en"] = "mk"

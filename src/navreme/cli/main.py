@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from navreme.cli import audit, db, identity, registry, seed, serve
+from navreme.cli import audit, db, identity, registry, seed, serve, worker
 from navreme.config import get_settings
 
 app = typer.Typer(
@@ -35,6 +35,7 @@ app.add_typer(identity.token_app, name="token")
 app.command("seed")(seed.seed)
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)
+app.command("worker")(worker.worker)
 
 if __name__ == "__main__":
     app()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+
 import typer
 import uvicorn
+from huey.consumer import Consumer
 from sqlalchemy import func, select
 
 from navreme.config import get_settings
@@ -16,13 +19,32 @@ def serve(
     port: int = typer.Option(8000, min=1, max=65535),
     workers: int = typer.Option(1, min=1, help="API processes"),
 ) -> None:
-    """Serve the JSON API and the pages."""
+    """Serve the JSON API and the pages (embedded mode: the job consumer runs alongside)."""
     settings = get_settings()
     ensure_database(settings)
-    uvicorn.run(
-        "navreme.web.app:create_app", factory=True, host=host, port=port, workers=workers,
-        proxy_headers=True, server_header=False, log_level="info",
-    )  # fmt: skip
+    consumer = _embedded_consumer() if not settings.queue_url and workers == 1 else None
+    try:
+        uvicorn.run(
+            "navreme.web.app:create_app", factory=True, host=host, port=port, workers=workers,
+            proxy_headers=True, server_header=False, log_level="info",
+        )  # fmt: skip
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its own clean shutdown
+        pass
+    finally:
+        if consumer is not None:
+            consumer.stop(graceful=True)
+
+
+def _embedded_consumer() -> Consumer:
+    """One process does it all on a single machine: periodic jobs run in threads beside the API."""
+    from navreme.workers.app import huey
+
+    consumer = huey.create_consumer(workers=1, periodic=True, worker_type="thread")
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    consumer.start()
+    for number, handler in saved.items():  # the web server owns the process's signals
+        signal.signal(number, handler)
+    return consumer
 
 
 def demo(

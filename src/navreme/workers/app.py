@@ -1,0 +1,37 @@
+"""The job queue: Huey with SQLite storage embedded, Redis when NAVREME_QUEUE_URL says so.
+
+Queue items carry ids only; the database is the source of truth. Periodic work is written to
+be idempotent, so it may run more often than needed (the daily rule run is checked hourly).
+"""
+
+from __future__ import annotations
+
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+
+from navreme.config import Settings, get_settings
+
+
+def make_huey(settings: Settings) -> Huey:
+    if settings.queue_url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisHuey("navreme", url=settings.queue_url)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("navreme", filename=str(settings.home / "queue.db"))
+
+
+huey = make_huey(get_settings())
+
+# Every hour, at five past: the rules' daily run is a catch-up that does nothing for a day
+# already done, so checking hourly survives downtime, restarts and DST changes alike.
+DAILY_RULES_SCHEDULE = crontab(minute="5")
+
+
+@huey.periodic_task(DAILY_RULES_SCHEDULE, name="rules.daily")
+def daily_rules() -> int:
+    """Run every published rule for each day it has not yet run, up to today (Europe/Skopje)."""
+    from navreme import clock
+    from navreme.db import session_scope
+    from navreme.rules.actions import catch_up
+
+    settings = get_settings()
+    with session_scope() as session:
+        return len(catch_up(session, until=clock.today(settings.timezone)))
