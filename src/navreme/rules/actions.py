@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 import uuid
+import zlib
 from datetime import date, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Select, func, literal, select, true, update
+from sqlalchemy import Select, func, literal, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -149,7 +150,9 @@ def _insert_offers(session: Session, rule: Rule, run: RuleRun, matches: Select) 
         .from_select(columns, source)
         .on_conflict_do_nothing(index_elements=["rule_code", "person_id", "period"])
     )
-    return session.execute(statement).rowcount or 0
+    # preserve_rowcount: psycopg reports -1 for INSERT … SELECT unless asked to keep the count
+    result = session.execute(statement, execution_options={"preserve_rowcount": True})
+    return max(result.rowcount, 0)
 
 
 def _link_prerequisites(session: Session, rule: Rule, run: RuleRun) -> None:
@@ -209,10 +212,19 @@ def days_to_catch_up(session: Session, rule: Rule, *, until: date) -> list[date]
     return [start + timedelta(days=n) for n in range((until - start).days + 1)]
 
 
+def _lock_rule(session: Session, rule: Rule) -> None:
+    """Schedulers running at once take turns per rule (PostgreSQL; SQLite has one writer),
+    so the second finds the day already done instead of evaluating it again."""
+    if is_postgres(session):
+        key = zlib.crc32(f"navreme-rule:{rule.code}".encode())
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 def catch_up(session: Session, *, until: date) -> list[RuleRun]:
     """The daily run: each published rule for every day it missed (after downtime), then today."""
     runs = []
     for rule in published_rules(session):
+        _lock_rule(session, rule)
         for day in days_to_catch_up(session, rule, until=until):
             trigger = "schedule" if day == until else "catch_up"
             runs.append(run_rule(session, rule, as_of=day, trigger=trigger))

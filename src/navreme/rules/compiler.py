@@ -6,11 +6,12 @@ with parameters, so the same statement runs on SQLite and PostgreSQL and uses th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
+    Integer,
     Select,
     String,
     case,
@@ -39,6 +40,9 @@ from navreme.rules.schemas import (
 )
 
 ADULT_AGE = 18
+# Typed NULLs: PostgreSQL would otherwise take a bare NULL in the subquery for text.
+_NO_HORIZON = cast(null(), Integer)
+_NO_DATE = cast(null(), Date)
 MATCH_COLUMNS = (
     "person_id",
     "recipient_id",
@@ -62,14 +66,8 @@ def years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
-@dataclass(frozen=True)
-class Compiled:
-    select: Select[tuple[object, ...]]
-    description: str
-
-
-def _living(as_of: date) -> ColumnElement[bool]:
-    return or_(Person.death_date.is_(None), Person.death_date > as_of)
+def _living(as_of: date, person: type[Person] = Person) -> ColumnElement[bool]:
+    return or_(person.death_date.is_(None), person.death_date > as_of)
 
 
 def _target(target: Target, as_of: date) -> list[ColumnElement[bool]]:
@@ -87,17 +85,18 @@ def _target(target: Target, as_of: date) -> list[ColumnElement[bool]]:
     if target.municipalities:
         conditions.append(Person.municipality_code.in_(target.municipalities))
     if target.household_min_size is not None:
-        conditions.append(_household_size() >= target.household_min_size)
+        conditions.append(_household_size(as_of) >= target.household_min_size)
     if target.has_child_under is not None:
         conditions.append(_has_child_under(target.has_child_under, as_of))
     return conditions
 
 
-def _household_size() -> ColumnElement[int]:
+def _household_size(as_of: date) -> ColumnElement[int]:
+    """Living members of the person's household."""
     member = aliased(Person)
     return (
         select(func.count())
-        .where(member.household_id == Person.household_id)
+        .where(member.household_id == Person.household_id, _living(as_of, member))
         .correlate(Person)
         .scalar_subquery()
     )
@@ -110,6 +109,7 @@ def _has_child_under(years: int, as_of: date) -> ColumnElement[bool]:
         .select_from(GuardianLink)
         .join(child, child.id == GuardianLink.ward_id)
         .where(GuardianLink.guardian_id == Person.id, child.birth_date > years_before(as_of, years))
+        .where(_living(as_of, child))
     )
 
 
@@ -122,12 +122,14 @@ def _not_opted_out(service: str) -> ColumnElement[bool]:
 
 
 def _recipient(definition: RuleDefinition, as_of: date) -> ColumnElement[object]:
-    """Minors' offers go to a guardian (the first by id, for a stable choice), else themselves."""
+    """Minors' offers go to a living guardian (the first by id, a stable choice), else themselves."""
     if not definition.guardians_for_minors:
         return Person.id
+    guardian_person = aliased(Person)
     guardian = (
         select(GuardianLink.guardian_id)
-        .where(GuardianLink.ward_id == Person.id)
+        .join(guardian_person, guardian_person.id == GuardianLink.guardian_id)
+        .where(GuardianLink.ward_id == Person.id, _living(as_of, guardian_person))
         .order_by(GuardianLink.guardian_id)
         .limit(1)
         .correlate(Person)
@@ -191,7 +193,7 @@ def _mandated(trigger: MandatedReplacement, definition: RuleDefinition, as_of: d
             literal("document"),
             Document.id,
             literal(trigger.deadline),
-            null(),
+            _NO_HORIZON,
         )  # fmt: skip
         .join(Document, Document.person_id == Person.id)
         .where(
@@ -221,7 +223,7 @@ def _life_event(trigger: LifeEventTrigger, definition: RuleDefinition, as_of: da
             literal("life_event"),
             LifeEvent.id,
             LifeEvent.occurred_on,
-            null(),
+            _NO_HORIZON,
         )  # fmt: skip
         .join(LifeEvent, LifeEvent.person_id == Person.id)
         .where(
@@ -235,7 +237,9 @@ def _life_event(trigger: LifeEventTrigger, definition: RuleDefinition, as_of: da
 
 def _age_reached(trigger: AgeReached, definition: RuleDefinition, as_of: date) -> Select:
     latest_birth = years_before(as_of + timedelta(days=trigger.within_days), trigger.age)
-    earliest_birth = years_before(as_of - timedelta(days=trigger.grace_days), trigger.age)
+    # Reached the age on a day in [as_of - grace, as_of + within]: by its last day, and not
+    # yet by the day before its first (birth dates compared, 29 February handled once here).
+    not_yet = years_before(as_of - timedelta(days=trigger.grace_days + 1), trigger.age)
     return select(
         Person.id,
         _recipient(definition, as_of),
@@ -243,10 +247,10 @@ def _age_reached(trigger: AgeReached, definition: RuleDefinition, as_of: date) -
         literal("person"),
         Person.id,
         Person.birth_date,
-        null(),
+        _NO_HORIZON,
     ).where(  # fmt: skip
         Person.birth_date <= latest_birth,
-        Person.birth_date > earliest_birth - timedelta(days=1),
+        Person.birth_date > not_yet,
         *_base(definition, as_of),
     )
 
@@ -259,7 +263,7 @@ def _eligibility(trigger: Eligibility, definition: RuleDefinition, as_of: date) 
     return select(
         Person.id, _recipient(definition, as_of),
         literal(f"eligible:{eligibility_period(trigger.period, as_of)}"),
-        literal("person"), Person.id, null(), null(),
+        literal("person"), Person.id, _NO_DATE, _NO_HORIZON,
     ).where(*_base(definition, as_of))  # fmt: skip
 
 
