@@ -28,7 +28,15 @@ from navreme.catalogue.actions import load_demo_catalogue
 from navreme.identity.actions import create_api_token, start_session
 from navreme.identity.principal import Principal
 from navreme.registry.models import GuardianLink
+from navreme.rules.actions import create_rule_version, publish_rule
 from tests import factories
+
+WORLD_RULE = {
+    "code": "matrix-rule", "service": "id-card", "level": "inform",
+    "legal_basis": "Law on Identity Card",
+    "title": {"mk": "т", "sq": "t", "en": "t"}, "reason": {"mk": "р", "sq": "r", "en": "r"},
+    "trigger": {"kind": "document_expiry", "document": "id_card", "horizons_days": [30]},
+}  # fmt: skip
 
 MATRIX_FILE = Path(__file__).with_name("authorization_matrix.json")
 MATRIX = json.loads(MATRIX_FILE.read_text(encoding="utf-8"))
@@ -56,6 +64,7 @@ def _build_world(session: Session) -> World:
     person_b = factories.person(session, phone="+38970000002", sex="M")
     child = factories.person(session, born=clock.today().replace(year=clock.today().year - 8))
     session.add(GuardianLink(guardian_id=person_a.id, ward_id=child.id, kind="parent"))
+    rule = publish_rule(session, create_rule_version(session, WORLD_RULE, actor=None), actor=None)
     admin = officers["admin"].officer
     token, _ = create_api_token(
         session, officer_id=officers["officer_a"].officer.id, name="matrix",
@@ -68,7 +77,7 @@ def _build_world(session: Session) -> World:
         "person_id": str(person_a.id), "ward_id": str(child.id),
         "department_id": str(officers["officer_a"].officer.department_id),
         "officer_id": str(officers["officer_a"].officer.id), "token_id": str(token.id),
-        "code": "id-card", "national_id": person_a.national_id,
+        "code": "id-card", "national_id": person_a.national_id, "rule_id": str(rule.id),
     }  # fmt: skip
     return World(subjects, ids)
 

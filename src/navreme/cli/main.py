@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from navreme.cli import audit, db, identity, registry, seed, serve, worker
+from navreme.cli import audit, db, identity, registry, rules, seed, serve, worker
 from navreme.config import get_settings
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ def check_settings() -> None:
 
 app.add_typer(db.app, name="db")
 app.add_typer(registry.app, name="registry")
+app.add_typer(rules.app, name="rules")
 app.add_typer(audit.app, name="audit")
 app.add_typer(identity.officer_app, name="officer")
 app.add_typer(identity.token_app, name="token")
