@@ -25,6 +25,9 @@ def seed(
         formats=["%Y-%m-%d"],
         help="the seed's 'today' for ages and expiry (default: today in Europe/Skopje)",
     ),  # fmt: skip
+    rules: bool = typer.Option(
+        True, help="then load the rule definitions and run today's proactive rules"
+    ),
 ) -> None:
     """Seed a synthetic North Macedonia: municipalities, services, offices, people."""
     settings = get_settings()
@@ -40,6 +43,22 @@ def seed(
         typer.echo(f"note: {note}")
     if not report.skipped:
         typer.echo(summary(report))
+    if rules:
+        typer.echo(start_proactive_rules())
+
+
+def start_proactive_rules() -> str:
+    """Load the rule files (new versions where changed) and run every rule up to today."""
+    from navreme import clock
+    from navreme.db import session_scope
+    from navreme.rules.actions import catch_up
+    from navreme.rules.loader import sync_definitions
+
+    with session_scope() as session:
+        sync_definitions(session)
+        runs = catch_up(session, until=clock.today(get_settings().timezone))
+    offers = sum(run.created for run in runs)
+    return f"proactive rules: {len(runs)} run(s), {offers:,} new offer(s)"
 
 
 def _where(url: str) -> str:

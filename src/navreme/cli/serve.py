@@ -53,6 +53,7 @@ def demo(
     persons: int = typer.Option(10_000, min=0, help="persons to seed when the registry is empty"),
 ) -> None:
     """Create and migrate the embedded database, seed the demo country if empty, serve it."""
+    from navreme.cli.seed import start_proactive_rules
     from navreme.demo.seed import seed_demo_country
     from navreme.identity.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
     from navreme.registry.models import Person
@@ -64,6 +65,7 @@ def demo(
     if empty:
         typer.echo(f"Seeding the demo country ({persons:,} persons)…")
         seed_demo_country(settings, persons=persons)
+        typer.echo(start_proactive_rules())
     typer.echo(f"\nNavreme is running at http://{host}:{port}/")
     typer.echo(f"Database: {settings.resolved_database_url}")
     typer.echo(f"Officer logins (password '{DEMO_PASSWORD}', TOTP code shown on the start page):")

@@ -175,7 +175,14 @@ def _link_prerequisites(session: Session, rule: Rule, run: RuleRun) -> None:
     session.execute(update(Offer).where(Offer.run_id == run.id).values(waits_on_offer_id=waits_on))
 
 
-def run_rule(session: Session, rule: Rule, *, as_of: date, trigger: str = "manual") -> RuleRun:
+def run_rule(
+    session: Session,
+    rule: Rule,
+    *,
+    as_of: date,
+    trigger: str = "manual",
+    actor: Principal | None = None,
+) -> RuleRun:
     """Evaluate one published rule as of a date; offers already made are never made again."""
     if rule.status != "published":
         raise RuleNotPublished(f"{rule.code} v{rule.version} is {rule.status}; publish it first")
@@ -188,7 +195,7 @@ def run_rule(session: Session, rule: Rule, *, as_of: date, trigger: str = "manua
     run.created = _insert_offers(session, rule, run, matches)
     _link_prerequisites(session, rule, run)
     run.finished_at, run.seconds = clock.now(), round(time.perf_counter() - started, 4)
-    _audit(session, "rule.run", rule, None, as_of=as_of.isoformat(), matched=run.matched,
+    _audit(session, "rule.run", rule, actor, as_of=as_of.isoformat(), matched=run.matched,
            created=run.created, trigger=trigger)  # fmt: skip
     return run
 

@@ -120,7 +120,7 @@ def run(rule_id: uuid.UUID, session: DB, principal: Supervisor, body: AsOf | Non
     found = _rule(session, rule_id)
     as_of = (body.as_of if body else None) or clock.today()
     try:
-        done = actions.run_rule(session, found, as_of=as_of, trigger="manual")
+        done = actions.run_rule(session, found, as_of=as_of, trigger="manual", actor=principal)
     except actions.RuleNotPublished as refused:
         raise ApiError(409, "not_published", str(refused)) from None
     return RunOut.model_validate(done)
