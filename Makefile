@@ -9,7 +9,7 @@ PORT ?= 8000
 export NAVREME_HOME ?= $(CURDIR)/var
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run test lint audit-deps migrations-check seed bench-seed clean
+.PHONY: help install install-dev run test lint audit-deps migrations-check seed bench-seed bench-rules clean
 
 help: ## list every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -52,6 +52,13 @@ seed: install ## seed the demo country into ./var (PERSONS=20000 by default)
 
 bench-seed: install ## benchmark: generate 10k, 100k and 1.8M persons, print a table
 	$(BIN)/python bench/seed.py
+
+$(VENV)/.installed-bench: $(BIN)/uv pyproject.toml uv.lock
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --inexact --quiet --extra bench
+	@touch $@ $(VENV)/.installed
+
+bench-rules: $(VENV)/.installed-bench ## benchmark: 20 rules over 10k, 100k, 1.8M persons on SQLite and PostgreSQL, beside OpenFisca (ARGS=... passes options)
+	$(BIN)/navreme bench rules $(ARGS)
 
 clean: ## remove the virtual environment and ./var
 	rm -rf $(VENV) var

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from navreme.cli import audit, db, identity, registry, rules, seed, serve, worker
+from navreme.cli import audit, bench, db, identity, registry, rules, seed, serve, worker
 from navreme.config import get_settings
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ def check_settings() -> None:
 
 
 app.add_typer(db.app, name="db")
+app.add_typer(bench.app, name="bench")
 app.add_typer(registry.app, name="registry")
 app.add_typer(rules.app, name="rules")
 app.add_typer(audit.app, name="audit")

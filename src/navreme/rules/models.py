@@ -68,6 +68,7 @@ class Offer(Base):
         Index("ix_offers_person_id", "person_id"),
         Index("ix_offers_recipient_id", "recipient_id"),
         Index("ix_offers_status_service", "status", "service_code"),
+        Index("ix_offers_waits_on_offer_id", "waits_on_offer_id"),
     )
 
     id: Mapped[uuid.UUID] = id_column()
