@@ -85,40 +85,38 @@ def _target(target: Target, as_of: date) -> list[ColumnElement[bool]]:
     if target.municipalities:
         conditions.append(Person.municipality_code.in_(target.municipalities))
     if target.household_min_size is not None:
-        conditions.append(_household_size(as_of) >= target.household_min_size)
+        conditions.append(_households_of_at_least(target.household_min_size, as_of))
     if target.has_child_under is not None:
         conditions.append(_has_child_under(target.has_child_under, as_of))
     return conditions
 
 
-def _household_size(as_of: date) -> ColumnElement[int]:
-    """Living members of the person's household."""
+def _households_of_at_least(size: int, as_of: date) -> ColumnElement[bool]:
+    """In a household of at least `size` living members (one grouped pass, not one per person)."""
     member = aliased(Person)
-    return (
-        select(func.count())
-        .where(member.household_id == Person.household_id, _living(as_of, member))
-        .correlate(Person)
-        .scalar_subquery()
+    households = (
+        select(member.household_id)
+        .where(member.household_id.is_not(None), _living(as_of, member))
+        .group_by(member.household_id)
+        .having(func.count() >= size)
     )
+    return Person.household_id.in_(households)
 
 
 def _has_child_under(years: int, as_of: date) -> ColumnElement[bool]:
+    """Guardian of a living child under `years` (one uncorrelated set, probed per person)."""
     child = aliased(Person)
-    return exists(
-        select(1)
-        .select_from(GuardianLink)
+    guardians = (
+        select(GuardianLink.guardian_id)
         .join(child, child.id == GuardianLink.ward_id)
-        .where(GuardianLink.guardian_id == Person.id, child.birth_date > years_before(as_of, years))
-        .where(_living(as_of, child))
+        .where(child.birth_date > years_before(as_of, years), _living(as_of, child))
     )
+    return Person.id.in_(guardians)
 
 
 def _not_opted_out(service: str) -> ColumnElement[bool]:
-    return ~exists(
-        select(1).where(
-            ProactiveOptOut.person_id == Person.id, ProactiveOptOut.service_code == service
-        )
-    )
+    opted_out = select(ProactiveOptOut.person_id).where(ProactiveOptOut.service_code == service)
+    return Person.id.not_in(opted_out)
 
 
 def _recipient(definition: RuleDefinition, as_of: date) -> ColumnElement[object]:
@@ -207,7 +205,7 @@ def _mandated(trigger: MandatedReplacement, definition: RuleDefinition, as_of: d
                     newer.kind == Document.kind,
                     newer.issued_on >= trigger.issued_before,
                     newer.status == "valid",
-                )  # fmt: skip
+                )
             ),
             *_base(definition, as_of),
         )
