@@ -54,6 +54,11 @@ def _is_self_or_guardian(session: Session, principal: Principal, person: Person)
     return is_guardian_of_minor(session, guardian_id=principal.id, ward=person)
 
 
+def _manages_registry(principal: Principal) -> bool:
+    """Data managers (and admins) keep the registry: they may change anyone's record."""
+    return principal.is_admin or principal.has_role("data_manager")
+
+
 def get_person_for(session: Session, principal: Principal, person_id: uuid.UUID) -> Person | None:
     """The person if `principal` may read their record: any officer, self, a minor's guardian."""
     person = session.get(Person, person_id)
@@ -73,9 +78,7 @@ def get_person_for_contact_change(
     person = session.get(Person, person_id)
     if person is None:
         return None
-    if principal.is_admin:
-        return person
-    if principal.has_role("data_manager"):
+    if _manages_registry(principal):
         return person
     if _is_self_or_guardian(session, principal, person):
         return person
@@ -89,9 +92,7 @@ def get_person_for_registry_change(
     person = session.get(Person, person_id)
     if person is None:
         return None
-    if principal.is_admin:
-        return person
-    if principal.has_role("data_manager"):
+    if _manages_registry(principal):
         return person
     return None
 
