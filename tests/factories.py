@@ -6,7 +6,7 @@ import itertools
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 
 import pyotp
 from fastapi.testclient import TestClient
@@ -18,6 +18,7 @@ from navreme.identity.actions import create_officer
 from navreme.identity.models import Department, DevOutboxMessage, Officer
 from navreme.registry import embg
 from navreme.registry.models import ContactEndpoint, Municipality, Person
+from navreme.scheduling.models import Office
 
 PASSWORD = "correct horse battery staple"
 _serials = itertools.count(1)
@@ -139,3 +140,36 @@ def citizen_token(client: TestClient, session: Session, person_row: Person) -> d
     )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def office(
+    session: Session, *, code: str = "MVR-MK-101", counters: int = 2,
+    services: dict[str, int] | None = None, slot_minutes: int = 15,
+    hours: tuple[tuple[int, time, time], ...] = tuple((d, time(8), time(16)) for d in range(5)),
+    municipality_code: str = "MK-101",
+) -> Office:  # fmt: skip
+    """An office with counters doing the MVR document services, open Mon–Fri 08–16."""
+    from navreme.scheduling.actions import equip_office
+
+    row = Office(
+        code=code, name=f"МВР {code}", department_id=department(session, "MVR").id,
+        municipality_code=municipality(session, municipality_code).code, address="ул. Тест 1",
+        latitude=41.7, longitude=21.8, counters=counters, slot_minutes=slot_minutes,
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    equip_office(
+        session, row, counters=counters, hours=hours,
+        services=services or {"id-card": 15, "passport": 15, "driving-licence": 20},
+    )  # fmt: skip
+    return row
+
+
+def session_token(session: Session, person_row: Person) -> dict[str, str]:
+    """A citizen's bearer session token without the one-time-code dance (for load tests)."""
+    from navreme.identity.actions import start_session
+
+    started = start_session(
+        session, subject_kind="citizen", subject_id=person_row.id, replaces=None
+    )
+    return {"Authorization": f"Bearer {started.token}"}

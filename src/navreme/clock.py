@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 _frozen: datetime | None = None
@@ -25,6 +25,11 @@ def today(tz: str = "Europe/Skopje") -> date:
 
 def local(instant: datetime, tz: str = "Europe/Skopje") -> datetime:
     return instant.astimezone(ZoneInfo(tz))
+
+
+def local_midnight(day: date, tz: str = "Europe/Skopje") -> datetime:
+    """The instant (UTC) a local day begins."""
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
 @contextlib.contextmanager

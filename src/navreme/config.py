@@ -25,6 +25,15 @@ class Settings(BaseSettings):
     queue_url: str = Field(default="", description="redis://… for the scaled mode; empty: SQLite")
     secret_key: str = DEVELOPMENT_SECRET
     timezone: str = "Europe/Skopje"
+    country: str = Field(default="MK", description="ISO 3166 code whose public holidays apply")
+    hold_minutes: int = Field(default=15, ge=1, le=1440, description="a slot held while booking")
+    offer_hold_hours: int = Field(default=72, ge=1, description="a slot held for a proactive offer")
+    waitlist_hold_hours: int = Field(
+        default=24, ge=1, description="a released slot held for the next waiting"
+    )
+    booking_horizon_days: int = Field(
+        default=90, ge=1, le=730, description="how far ahead slots are shown"
+    )
     default_language: Literal["mk", "sq", "en"] = "mk"
     session_idle_minutes: int = Field(default=30, ge=1)
     session_absolute_hours: int = Field(default=12, ge=1)

@@ -7,6 +7,7 @@ from navreme.identity import models as identity_models
 from navreme.registry import models as registry_models
 from navreme.rules import models as rules_models
 from navreme.scheduling import models as scheduling_models
+from navreme.web import idempotency as idempotency_models
 
 metadata = Base.metadata
 
@@ -14,6 +15,7 @@ __all__ = [
     "audit_models",
     "catalogue_models",
     "identity_models",
+    "idempotency_models",
     "metadata",
     "registry_models",
     "rules_models",

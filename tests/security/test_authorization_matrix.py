@@ -14,6 +14,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,16 @@ from sqlalchemy.orm import Session
 from navreme import clock
 from navreme.audit.models import AuditEntry
 from navreme.catalogue.actions import load_demo_catalogue
+from navreme.config import get_settings
 from navreme.identity.actions import create_api_token, start_session
 from navreme.identity.principal import Principal
 from navreme.registry.models import GuardianLink
 from navreme.rules.actions import create_rule_version, publish_rule
+from navreme.scheduling.actions import make_appointment
+from navreme.scheduling.models import WaitlistEntry
+from navreme.scheduling.queries import VisitItem
 from tests import factories
+from tests.scheduling.support import at, next_working_day
 
 WORLD_RULE = {
     "code": "matrix-rule", "service": "id-card", "level": "inform",
@@ -65,6 +71,14 @@ def _build_world(session: Session) -> World:
     child = factories.person(session, born=clock.today().replace(year=clock.today().year - 8))
     session.add(GuardianLink(guardian_id=person_a.id, ward_id=child.id, kind="parent"))
     rule = publish_rule(session, create_rule_version(session, WORLD_RULE, actor=None), actor=None)
+    office = factories.office(session)
+    starts_at = at(next_working_day(), 10)
+    appointment = make_appointment(
+        session, get_settings(), None, office=office, starts_at=starts_at,
+        items=[VisitItem(person_a.id, "id-card")],
+    )  # fmt: skip
+    entry = WaitlistEntry(person_id=person_a.id, service_code="id-card", office_id=office.id)
+    session.add(entry)
     admin = officers["admin"].officer
     token, _ = create_api_token(
         session, officer_id=officers["officer_a"].officer.id, name="matrix",
@@ -78,6 +92,8 @@ def _build_world(session: Session) -> World:
         "department_id": str(officers["officer_a"].officer.department_id),
         "officer_id": str(officers["officer_a"].officer.id), "token_id": str(token.id),
         "code": "id-card", "national_id": person_a.national_id, "rule_id": str(rule.id),
+        "office_code": office.code, "appointment_id": str(appointment.id),
+        "entry_id": str(entry.id), "starts_at": (starts_at + timedelta(hours=1)).isoformat(),
     }  # fmt: skip
     return World(subjects, ids)
 

@@ -3,12 +3,15 @@ passports and driving licences, and civil registry (UMEV) offices in the larger 
 
 from __future__ import annotations
 
+from datetime import time
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from navreme.demo.reference import MunicipalityFacts
 from navreme.identity.models import Department
-from navreme.scheduling.models import Office
+from navreme.scheduling.actions import equip_office
+from navreme.scheduling.models import Counter, Office
 
 MVR, UMEV = "MVR", "UMEV"
 UMEV_FROM_POPULATION = 40_000  # towns this large keep their own registry office
@@ -22,6 +25,18 @@ STREETS = (
     "ул. Никола Карев", "ул. Христо Татарчев", "ул. Димитар Влахов", "ул. Св. Кирил и Методиј",
 )  # fmt: skip
 OFFICE_NAMES = {MVR: "МВР", UMEV: "УМЕВ"}
+# Minutes one applicant takes at a counter, per service each department's counters do.
+COUNTER_SERVICES = {
+    MVR: {
+        "id-card": 15, "first-adult-id-card": 20, "passport": 15, "passport-minor": 20,
+        "driving-licence": 20, "vehicle-registration": 20, "address-change": 10,
+    },
+    UMEV: {
+        "birth-certificate": 10, "marriage-certificate": 10, "death-certificate": 10,
+        "citizenship-certificate": 10,
+    },
+}  # fmt: skip
+OPENING_HOURS = tuple((weekday, time(8), time(16)) for weekday in range(5))  # Mon–Fri 08–16
 
 
 class MissingDepartments(RuntimeError):
@@ -86,4 +101,21 @@ def create_offices(session: Session, municipalities: list[MunicipalityFacts]) ->
         )
         created += 1
     session.flush()
+    equip_offices(session)
     return created
+
+
+def equip_offices(session: Session) -> int:
+    """Counters, their services and opening hours for every office that has no counters yet."""
+    equipped = select(Counter.office_id)
+    bare = session.execute(
+        select(Office, Department.code)
+        .join(Department, Department.id == Office.department_id)
+        .where(Office.id.not_in(equipped))
+    ).all()
+    for office, department_code in bare:
+        equip_office(
+            session, office, counters=office.counters,
+            services=COUNTER_SERVICES.get(department_code, {}), hours=OPENING_HOURS,
+        )  # fmt: skip
+    return len(bare)

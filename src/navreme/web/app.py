@@ -47,11 +47,12 @@ def _mount_domains(app: FastAPI) -> None:
     from navreme.identity import pages as identity_pages
     from navreme.registry import api as registry_api
     from navreme.rules import api as rules_api
+    from navreme.scheduling import api as scheduling_api
     from navreme.web import pages
 
     for router in (
         identity_api.router, registry_api.router, catalogue_api.router, audit_api.router,
-        rules_api.router,
+        rules_api.router, scheduling_api.router,
         pages.router, identity_pages.router,
     ):  # fmt: skip
         app.include_router(router)
