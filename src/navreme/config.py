@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     otp_ttl_seconds: int = Field(default=300, ge=30)
     otp_max_attempts: int = Field(default=5, ge=1)
     cookie_secure: bool = True
+    max_active_requests: int = Field(
+        default=0, ge=0, le=1000, description="requests inside the app at once; 0: by database"
+    )
     max_request_bytes: int = Field(default=5_000_000, ge=1024)
 
     @model_validator(mode="after")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,16 +78,54 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _begin_immediate(connection: Any) -> None:
-    """SQLite has one writer: take the write lock at BEGIN, so a transaction that reads and
-    then writes waits its turn (busy_timeout) instead of failing with a stale snapshot.
+class _WriterQueue:
+    """One writer at a time inside this process, waiting in line on a lock.
 
-    Execution option `sqlite_begin`: "immediate" (default), "deferred", or "none" (each
-    statement commits on its own: for test helpers that must always read fresh data).
+    SQLite lets one transaction write; the others wait in its busy handler, which sleeps with
+    growing back-off (up to 100 ms a try), so under a burst of concurrent requests latency
+    explodes. Threads of this process queue here instead and reach SQLite one at a time; other
+    processes (a CLI beside the server) still meet SQLite's busy_timeout.
     """
-    mode = connection.get_execution_options().get("sqlite_begin", "immediate")
-    if mode != "none":
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "immediate" else "BEGIN")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+
+    def enter(self, connection: Any) -> None:
+        if self._owner == threading.get_ident():
+            return  # a second connection in the same thread: leave it to busy_timeout
+        if self._lock.acquire(timeout=30):
+            self._owner = threading.get_ident()
+            connection.info["navreme_writer"] = True
+
+    def leave(self, connection: Any) -> None:
+        if connection.info.pop("navreme_writer", False):
+            self._owner = None
+            self._lock.release()
+
+
+def _begin_immediate(queue: _WriterQueue) -> Any:
+    def begin(connection: Any) -> None:
+        """SQLite has one writer: take the write lock at BEGIN, so a transaction that reads and
+        then writes waits its turn instead of failing with a stale snapshot.
+
+        Execution option `sqlite_begin`: "immediate" (default), "deferred", or "none" (each
+        statement commits on its own: for test helpers that must always read fresh data).
+        """
+        mode = connection.get_execution_options().get("sqlite_begin", "immediate")
+        if mode == "none":
+            return
+        if mode != "immediate":
+            connection.exec_driver_sql("BEGIN")
+            return
+        queue.enter(connection)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            queue.leave(connection)
+            raise
+
+    return begin
 
 
 @lru_cache(maxsize=8)
@@ -97,7 +136,10 @@ def engine_for(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _begin_immediate)
+        queue = _WriterQueue()
+        event.listen(engine, "begin", _begin_immediate(queue))
+        event.listen(engine, "commit", queue.leave)
+        event.listen(engine, "rollback", queue.leave)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")

@@ -1,7 +1,8 @@
-"""Security headers on every response and a cap on request size (T16)."""
+"""Security headers on every response, a cap on request size (T16), and admission control."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, HTTPException, Request, Response
@@ -57,6 +58,36 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+class AdmissionLimit:
+    """At most `limit` requests inside the application at once; the rest wait their turn in the
+    event loop, in arrival order, holding no thread and no database connection.
+
+    Without it a burst (everyone reacting to one announcement) fills the worker threads with
+    requests that wait for a database connection or SQLite's single write lock, while the
+    request that holds the lock waits for a free thread to finish in: a stall until timeouts.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+        self._slots: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.limit)
+        async with self._slots:
+            await self.app(scope, receive, send)
+
+
+def admission_limit(settings: Settings) -> int:
+    """Fewer than the 40 worker threads, and no more than the database can serve at once."""
+    if settings.max_active_requests:
+        return settings.max_active_requests
+    return 8 if settings.is_sqlite else 24
+
+
 class _TooLarge(HTTPException):
     """An HTTPException, so that body parsing passes it on instead of turning it into 400."""
 
@@ -84,3 +115,5 @@ def install(app: FastAPI, settings: Settings) -> None:
         if request.url.path.startswith("/api/"):
             headers.setdefault("Cache-Control", "no-store")
         return response
+
+    app.add_middleware(AdmissionLimit, limit=admission_limit(settings))
