@@ -8,6 +8,7 @@ office-day it fills, so its length is bounded by cohorts + office-days, not by p
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,45 +72,94 @@ def urgency_order(cohorts: Cohorts) -> np.ndarray:
     return np.lexsort((-cohorts.count, cohorts.latest, -cohorts.weight.astype(np.float64)))
 
 
-def _serve_one(
-    free: FreeDays, blocks: list[tuple[int, int, int, int]], *, cohort: int, wanted: int,
-    offices: list[int], distance: list[float], weight: float, start: int, stop: int,
-) -> int:  # fmt: skip
-    """Place up to `wanted` members of one cohort; returns how many are still unplaced."""
-    nearest = [free.first(o, start, stop) for o in offices]
-    while wanted > 0:
-        best, best_cost = -1, float("inf")
-        for k, day in enumerate(nearest):
-            if day >= 0 and distance[k] + weight * day < best_cost:
-                best, best_cost = k, distance[k] + weight * day
-        if best < 0:
-            break
-        office, day = offices[best], nearest[best]
-        taken = free.take(office, day, wanted)
-        if taken:
-            blocks.append((cohort, office, day, taken))
-            wanted -= taken
-        if not free.open[office, day]:
-            nearest = [free.first(o, day, stop) if o == office else d
-                       for o, d in zip(offices, nearest, strict=True)]  # fmt: skip
-    return wanted
+@dataclass
+class Waiting:
+    """A cohort of the class being served: its offices and the first free day at each."""
+
+    cohort: int
+    wanted: int
+    offices: list[int]
+    distance: list[float]
+    nearest: list[int]
+    stop: int
+
+    def best(self, free: FreeDays, weight: float) -> tuple[float, int]:
+        """(cost, k) of the cheapest free office-day, refreshing entries that filled up."""
+        while True:
+            best, cost = -1, float("inf")
+            for k, day in enumerate(self.nearest):
+                if day >= 0 and self.distance[k] + weight * day < cost:
+                    best, cost = k, self.distance[k] + weight * day
+            if best < 0 or free.open[self.offices[best], self.nearest[best]]:
+                return cost, best
+            office = self.offices[best]
+            self.nearest[best] = free.first(office, self.nearest[best], self.stop)
+
+
+def _serve_class(
+    free: FreeDays, blocks: list[tuple[int, int, int, int]], waiting: list[Waiting], weight: float
+) -> None:
+    """Serve cohorts of equal weight together, always the cheapest (cohort, office-day) next.
+
+    Served one after another, the first cohort of a class would take its neighbours' early
+    days and push them to farther offices; taken together, everyone fills their own office
+    first and spills only where the wait saved is worth the distance.
+    """
+    queue = [(entry.best(free, weight)[0], i) for i, entry in enumerate(waiting)]
+    heapq.heapify(queue)
+    while queue:
+        _, i = heapq.heappop(queue)
+        entry = waiting[i]
+        cost, k = entry.best(free, weight)
+        if k < 0:
+            continue
+        if queue and cost > queue[0][0]:
+            heapq.heappush(queue, (cost, i))
+            continue
+        office, day = entry.offices[k], entry.nearest[k]
+        taken = free.take(office, day, entry.wanted)
+        blocks.append((entry.cohort, office, day, taken))
+        entry.wanted -= taken
+        if entry.wanted:
+            heapq.heappush(queue, (cost, i))
+
+
+def _waiting(cohorts: Cohorts, c: int, free: FreeDays) -> Waiting | None:
+    start = max(int(cohorts.earliest[c]), 0)
+    stop = min(int(cohorts.latest[c]), free.left.shape[1] - 1)
+    usable = [k for k, o in enumerate(cohorts.candidates[c].tolist()) if o >= 0]
+    if start > stop or not usable:
+        return None
+    offices = [int(cohorts.candidates[c, k]) for k in usable]
+    return Waiting(
+        cohort=c, wanted=int(cohorts.count[c]), offices=offices,
+        distance=[float(cohorts.distance_km[c, k]) for k in usable],
+        nearest=[free.first(o, start, stop) for o in offices], stop=stop,
+    )  # fmt: skip
+
+
+def narrow_first(cohorts: Cohorts, days: int) -> list[np.ndarray]:
+    """Cohorts available on only part of the campaign, then everyone else, each in urgency order.
+
+    A person abroad can come only in July–August; a resident can come any day. Serving the
+    narrow windows first keeps the summer days for those who have no other days, which is
+    what planning as many persons as capacity allows needs (the objective's first term).
+    """
+    order = urgency_order(cohorts)
+    narrow = (cohorts.earliest[order] > 0) | (cohorts.latest[order] < days - 1)
+    return [order[narrow], order[~narrow]]
 
 
 def serve_in_urgency_order(cohorts: Cohorts, capacity: np.ndarray) -> Allocation:
-    """The greedy pass over all cohorts (see the module docstring)."""
+    """The first pass: narrow windows first, then weight classes heaviest first, each class
+    served together (see `_serve_class`)."""
     free = FreeDays(capacity)
-    last_day = capacity.shape[1] - 1
     blocks: list[tuple[int, int, int, int]] = []
-    candidates, distance = cohorts.candidates.tolist(), cohorts.distance_km.tolist()
-    weight, count = cohorts.weight.tolist(), cohorts.count.tolist()
-    earliest, latest = cohorts.earliest.tolist(), cohorts.latest.tolist()
-    for c in urgency_order(cohorts).tolist():
-        start, stop = max(earliest[c], 0), min(latest[c], last_day)
-        usable = [k for k, o in enumerate(candidates[c]) if o >= 0]
-        if start > stop or not usable:
-            continue
-        _serve_one(
-            free, blocks, cohort=c, wanted=count[c], offices=[candidates[c][k] for k in usable],
-            distance=[distance[c][k] for k in usable], weight=weight[c], start=start, stop=stop,
-        )  # fmt: skip
+    for part in narrow_first(cohorts, capacity.shape[1]):
+        weights = cohorts.weight[part]
+        for members in np.split(part, np.flatnonzero(np.diff(weights)) + 1):
+            if not members.size:
+                continue
+            waiting = [w for c in members.tolist() if (w := _waiting(cohorts, c, free)) is not None]
+            _serve_class(free, blocks, waiting, float(cohorts.weight[members[0]]))
     return Allocation.of(blocks)
