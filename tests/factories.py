@@ -17,7 +17,8 @@ from navreme import clock
 from navreme.identity.actions import create_officer
 from navreme.identity.models import Department, DevOutboxMessage, Officer
 from navreme.registry import embg
-from navreme.registry.models import ContactEndpoint, Municipality, Person
+from navreme.registry.models import ContactEndpoint, Document, Municipality, Person
+from navreme.scheduling.models import Office
 
 PASSWORD = "correct horse battery staple"
 _serials = itertools.count(1)
@@ -139,3 +140,43 @@ def citizen_token(client: TestClient, session: Session, person_row: Person) -> d
     )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def place(
+    session: Session, code: str, *, latitude: float, longitude: float, name: str = "Town"
+) -> Municipality:
+    """A municipality with its own coordinates (`municipality` is always Veles)."""
+    row = Municipality(
+        code=code, name=name, name_mk=name, region="Vardar", in_city_of_skopje=False,
+        latitude=latitude, longitude=longitude, population=10_000,
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    return row
+
+
+def office(
+    session: Session, municipality_code: str, *, counters: int = 1, department_code: str = "MVR"
+) -> Office:
+    place_of = session.get(Municipality, municipality_code)
+    assert place_of is not None, f"create municipality {municipality_code} first"
+    row = Office(
+        code=f"{department_code}-{municipality_code}", name=f"{department_code} {place_of.name}",
+        department_id=department(session, department_code).id, municipality_code=municipality_code,
+        address="ул. Македонија 1", latitude=place_of.latitude, longitude=place_of.longitude,
+        counters=counters,
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    return row
+
+
+def document(
+    session: Session, owner: Person, *, kind: str = "id_card", issued: date, expires: date,
+    status: str = "valid",
+) -> Document:  # fmt: skip
+    row = Document(person_id=owner.id, kind=kind, number=f"{kind[0].upper()}{next(_serials):07d}",
+                   issued_on=issued, expires_on=expires, status=status)  # fmt: skip
+    session.add(row)
+    session.flush()
+    return row
