@@ -27,17 +27,20 @@ class Ledger:
         self.cohorts = cohorts
         self.free = capacity.astype(np.int64)
         self.holders: dict[Cell, dict[int, int]] = defaultdict(dict)
+        self.relocation: dict[int, tuple[float, Cell] | None] = {}  # valid until a move
         for c, o, d, t in zip(*(a.tolist() for a in (allocation.cohort, allocation.office,
                                                        allocation.day, allocation.taken)),
                               strict=True):  # fmt: skip
             self.add(c, (o, d), t)
 
     def add(self, cohort: int, cell: Cell, taken: int) -> None:
+        self.relocation.clear()
         held = self.holders[cell]
         held[cohort] = held.get(cohort, 0) + taken
         self.free[cell] -= taken
 
     def remove(self, cohort: int, cell: Cell, taken: int) -> None:
+        self.relocation.clear()
         held = self.holders[cell]
         held[cohort] -= taken
         if not held[cohort]:
@@ -79,7 +82,7 @@ def _best_move(ledger: Ledger, squeezed: int) -> tuple[float, int, Cell, Cell] |
     """(cost change, cohort moved, the cell it frees, where it goes) of the best move, if any."""
     c = ledger.cohorts
     start, stop = max(int(c.earliest[squeezed]), 0), int(c.latest[squeezed])
-    relocation: dict[int, tuple[float, Cell] | None] = {}
+    relocation = ledger.relocation
     best: tuple[float, int, Cell, Cell] | None = None
     for office in {o for o in c.candidates[squeezed].tolist() if o >= 0}:
         for day in range(start, min(stop, ledger.free.shape[1] - 1) + 1):
