@@ -17,7 +17,7 @@ from navreme import clock
 from navreme.identity.actions import create_officer
 from navreme.identity.models import Department, DevOutboxMessage, Officer
 from navreme.registry import embg
-from navreme.registry.models import ContactEndpoint, Municipality, Person
+from navreme.registry.models import ContactEndpoint, Document, Municipality, Person
 from navreme.scheduling.models import Office
 
 PASSWORD = "correct horse battery staple"
@@ -143,18 +143,21 @@ def citizen_token(client: TestClient, session: Session, person_row: Person) -> d
 
 
 def office(
-    session: Session, *, code: str = "MVR-MK-101", counters: int = 2,
-    services: dict[str, int] | None = None, slot_minutes: int = 15,
+    session: Session, municipality_code: str = "MK-101", *, counters: int = 2,
+    department_code: str = "MVR", services: dict[str, int] | None = None,
+    slot_minutes: int = 15,
     hours: tuple[tuple[int, time, time], ...] = tuple((d, time(8), time(16)) for d in range(5)),
-    municipality_code: str = "MK-101",
 ) -> Office:  # fmt: skip
-    """An office with counters doing the MVR document services, open Mon–Fri 08–16."""
+    """An office in the municipality (Veles unless created first with `place`), with counters
+    doing the MVR document services, open Mon–Fri 08–16."""
     from navreme.scheduling.actions import equip_office
 
+    place_of = municipality(session, municipality_code)
     row = Office(
-        code=code, name=f"МВР {code}", department_id=department(session, "MVR").id,
-        municipality_code=municipality(session, municipality_code).code, address="ул. Тест 1",
-        latitude=41.7, longitude=21.8, counters=counters, slot_minutes=slot_minutes,
+        code=f"{department_code}-{municipality_code}", name=f"{department_code} {place_of.name}",
+        department_id=department(session, department_code).id, municipality_code=place_of.code,
+        address="ул. Македонија 1", latitude=place_of.latitude, longitude=place_of.longitude,
+        counters=counters, slot_minutes=slot_minutes,
     )  # fmt: skip
     session.add(row)
     session.flush()
@@ -173,3 +176,27 @@ def session_token(session: Session, person_row: Person) -> dict[str, str]:
         session, subject_kind="citizen", subject_id=person_row.id, replaces=None
     )
     return {"Authorization": f"Bearer {started.token}"}
+
+
+def place(
+    session: Session, code: str, *, latitude: float, longitude: float, name: str = "Town"
+) -> Municipality:
+    """A municipality with its own coordinates (`municipality` is always Veles)."""
+    row = Municipality(
+        code=code, name=name, name_mk=name, region="Vardar", in_city_of_skopje=False,
+        latitude=latitude, longitude=longitude, population=10_000,
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    return row
+
+
+def document(
+    session: Session, owner: Person, *, kind: str = "id_card", issued: date, expires: date,
+    status: str = "valid",
+) -> Document:  # fmt: skip
+    row = Document(person_id=owner.id, kind=kind, number=f"{kind[0].upper()}{next(_serials):07d}",
+                   issued_on=issued, expires_on=expires, status=status)  # fmt: skip
+    session.add(row)
+    session.flush()
+    return row

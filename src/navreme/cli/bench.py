@@ -1,4 +1,4 @@
-"""`navreme bench rules`: the proactive engine's benchmark, with OpenFisca as the peer.
+"""`navreme bench rules` and `bench planning`: benchmarks with their peers (OpenFisca, OR-Tools).
 
 The benchmark itself lives in the source checkout's `bench/rules.py` (it needs numpy and
 openfisca-core: `make bench-rules`, or `uv sync --extra bench`); this is its command line.
@@ -77,4 +77,32 @@ def rules(
     if as_of is not None:
         argv += ["--as-of", as_of.date().isoformat()]
     command = " ".join(["navreme", "bench", *sys.argv[sys.argv.index("rules") :]])
+    raise typer.Exit(bench.main(bench.arguments(argv), command))
+
+
+@app.command("planning")
+def planning(
+    persons: list[str] = typer.Option(
+        None, "--persons", help="sizes, repeatable or a comma list [default: 10000,100000,1800000]"
+    ),
+    repeat: int = typer.Option(5, "--repeat", min=1, help="timed runs of our planner"),
+    peer_repeat: int = typer.Option(3, "--peer-repeat", min=1, help="timed runs of OR-Tools"),
+    depth: int = typer.Option(4, "--depth", min=1, help="candidate offices per resident (K)"),
+    load: float = typer.Option(0.95, "--load", min=0.01, help="persons / usable capacity"),
+    buffer: float = typer.Option(0.1, "--buffer", min=0.0, max=0.99, help="no-show buffer"),
+    seed: int = typer.Option(2023, "--seed", help="the synthetic campaign's seed"),
+) -> None:
+    """Plan renewal waves for 10 k–1.8 M persons, beside the OR-Tools min-cost-flow optimum."""
+    try:
+        import ortools  # noqa: F401
+    except ImportError:
+        typer.echo("navreme: ortools is missing: install the bench extra "
+                   "(make bench-planning, or uv sync --extra bench)", err=True)  # fmt: skip
+        raise typer.Exit(2) from None
+    bench = _bench_module("planning")
+    argv = ["--repeat", str(repeat), "--peer-repeat", str(peer_repeat), "--depth", str(depth),
+            "--load", str(load), "--buffer", str(buffer), "--seed", str(seed)]  # fmt: skip
+    for value in persons or []:
+        argv += ["--persons", value]
+    command = " ".join(["navreme", "bench", *sys.argv[sys.argv.index("planning") :]])
     raise typer.Exit(bench.main(bench.arguments(argv), command))
