@@ -27,7 +27,7 @@ class Reactive:
     """The real process: mass media, a booking site, one document per visit."""
 
     # Calibrated: ≈ 10 000 applications per working day over the demo offices' 109 counters.
-    units_per_counter: int = 240
+    units_per_counter: int = 420
     bookable_share: float = 0.75  # the rest of a day: collections and walk-ins at the counter
     booking_horizon_days: int = 21  # the site offered the next three weeks (assumed)
     # The booking tool "stopped working in the past 3-4 months, shortly after the law went into
@@ -53,7 +53,11 @@ class Reactive:
     # also booked the next town's office.
     extra_bookings_skopje: float = 2.0
     extra_bookings_elsewhere: float = 0.25
-    no_show_forgot: float = 0.10  # no reminder: forgot, ill, too late (assumed)
+    # A booked person who does not come: got served as a walk-in or at another office first,
+    # re-booked, forgot (no reminders). Calibrated so that Skopje's no-shows, these plus the
+    # unused extra bookings, come to ≈ 70 %; elsewhere assumed lower.
+    no_show_skopje: float = 0.66
+    no_show_elsewhere: float = 0.15
     recapture_share: float = 0.5  # held slots of no-shows the walk-in queue gets to use
     collect_delay_mean_days: float = 6.0  # from ready to coming for it (no "ready" notice)
     # Diaspora: in the country in July–August, some over the winter holidays.

@@ -31,7 +31,9 @@ def calendar_days(start: date, end: date) -> np.ndarray:
     return np.arange(np.datetime64(start), np.datetime64(end) + 1, dtype="datetime64[D]")
 
 
-def working_mask(days: np.ndarray, holidays: dict[date, str] = PUBLIC_HOLIDAYS_2023_24) -> np.ndarray:
+def working_mask(
+    days: np.ndarray, holidays: dict[date, str] = PUBLIC_HOLIDAYS_2023_24
+) -> np.ndarray:
     """True on the days offices open: Monday–Friday and not a public holiday."""
     weekday = (days.astype("datetime64[D]").astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
     closed = np.isin(days, np.array(sorted(holidays), dtype="datetime64[D]"))

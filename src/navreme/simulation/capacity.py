@@ -17,6 +17,10 @@ from navreme.demo.reference import MunicipalityFacts
 
 APPLICATION_UNITS = 3  # ≈ 12 minutes per document applied for
 COLLECTION_UNITS = 1  # ≈ 4 minutes to hand over one person's finished documents
+FAMILY_VISIT_MEMBERS = 4  # at most this many people of one household share a visit
+# The longest visit: a family group applying for three documents each; every office can take
+# one a day however small the simulated country (scaled-down runs are not calibrated).
+MIN_UNITS_PER_DAY = FAMILY_VISIT_MEMBERS * 3 * APPLICATION_UNITS
 EARTH_RADIUS_KM = 6371.0
 
 
@@ -40,11 +44,10 @@ def office_capacity(
 
     `scale` (persons simulated ÷ the census population) keeps a smaller country's offices as
     busy as the full one's; each office keeps at least one application and one collection a
-    day, so tiny test countries still move (they are not calibrated).
+    day (MIN_UNITS_PER_DAY), so tiny test countries still move (they are not calibrated).
     """
     per_counter = np.array([counters(m.population) for m in municipalities], dtype=np.int32)
-    floor = APPLICATION_UNITS + COLLECTION_UNITS
-    per_day = np.maximum(np.round(per_counter * units_per_counter * scale), floor)
+    per_day = np.maximum(np.round(per_counter * units_per_counter * scale), MIN_UNITS_PER_DAY)
     units = np.outer(per_day, working.astype(np.int32)).astype(np.int32)
     return Capacity(units=units, counters=per_counter)
 

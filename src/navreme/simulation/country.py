@@ -48,7 +48,9 @@ def draw_country(*, persons: int, seed: int, as_of: date) -> Country:
     plan = DrawPlan(seed=seed, as_of=as_of, persons=persons, postgres=False,
                     municipalities=municipalities)  # fmt: skip
     parts = [_chunk_arrays(chunk, municipalities, as_of) for chunk in draw_chunks(plan)]
-    municipality, abroad, household, holds, expired = (np.concatenate(a) for a in zip(*parts))
+    municipality, abroad, household, holds, expired = (
+        np.concatenate(a) for a in zip(*parts, strict=True)
+    )
     household = np.unique(household, return_inverse=True)[1].astype(np.int32)
     municipality = _place_abroad(municipality, abroad, household, municipalities, seed)
     return Country(municipalities, municipality, abroad, household, holds, expired)

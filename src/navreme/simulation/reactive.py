@@ -80,7 +80,8 @@ class ReactiveRun:
 
     def _appointments(self, day: int) -> None:
         who = np.flatnonzero((self.phase == BOOKED) & (self.when == day))
-        absent = self.rng.random(len(who)) < self.p.no_show_forgot
+        rate = np.where(self.skopje[who], self.p.no_show_skopje, self.p.no_show_elsewhere)
+        absent = self.rng.random(len(who)) < rate
         gone = who[absent]
         np.add.at(self.out.no_shows, self.office[gone], 1)
         np.add.at(self.held_no_show[:, day], self.office[gone], APPLICATION_UNITS)
@@ -99,7 +100,9 @@ class ReactiveRun:
         self.stage[persons] += 1
         after = self.queue[persons, np.minimum(self.stage[persons], self.queue.shape[1] - 1)]
         finished = self.stage[persons] >= (self.queue[persons] >= 0).sum(axis=1)
-        id_waiting = (out.applied[persons, ID_CARD] != NEVER) & (out.issued[persons, ID_CARD] == NEVER)
+        id_waiting = (out.applied[persons, ID_CARD] != NEVER) & (
+            out.issued[persons, ID_CARD] == NEVER
+        )
         collect = finished | ((after == PASSPORT) & id_waiting)
         self._to_collect(persons[collect])
         self.phase[persons[~collect]] = SEEK
