@@ -187,7 +187,9 @@ class ProactiveRun:
         post = (
             (kinds == PASSPORT) & ~self.c.abroad[persons[rows]] & self.p.deliver_passports_at_home
         )
-        out.issued[persons[rows[post]], PASSPORT] = day + PRODUCTION_DAYS + self.p.delivery_days
+        delivered = day + PRODUCTION_DAYS + self.p.delivery_days
+        if delivered < self.t.length:  # later deliveries fall outside the simulated days
+            out.issued[persons[rows[post]], PASSPORT] = delivered
         out.visit(persons[collected | apply.any(axis=1)])
 
     def _next_visit(self, groups: np.ndarray, persons: np.ndarray, day: int) -> None:
