@@ -23,12 +23,12 @@ $(VENV)/.installed: $(BIN)/uv pyproject.toml uv.lock
 	@touch $@
 
 $(VENV)/.installed-dev: $(BIN)/uv pyproject.toml uv.lock
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --inexact --quiet --extra dev --extra bench
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --inexact --quiet --extra dev --extra bench --extra sim
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed ## create .venv and install Navreme from the lock file
 
-install-dev: $(VENV)/.installed-dev ## install Navreme with the development tools (and the benchmarks' peer, so their smoke tests run)
+install-dev: $(VENV)/.installed-dev ## install Navreme with the development tools (and the benchmarks' peer and the simulation's extra, so their tests run)
 
 run: install ## set up the embedded database under ./var, seed the demo country, serve on http://127.0.0.1:8000
 	NAVREME_ENV=$${NAVREME_ENV:-development} $(BIN)/navreme demo --host $(HOST) --port $(PORT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from navreme.cli import audit, bench, db, identity, registry, rules, seed, serve, worker
+from navreme.cli import audit, bench, db, identity, registry, rules, seed, serve, simulate, worker
 from navreme.config import get_settings
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(registry.app, name="registry")
 app.add_typer(rules.app, name="rules")
 app.add_typer(audit.app, name="audit")
+app.add_typer(simulate.app, name="simulate")
 app.add_typer(identity.officer_app, name="officer")
 app.add_typer(identity.token_app, name="token")
 app.command("seed")(seed.seed)
