@@ -94,6 +94,22 @@ def test_visit_minutes__sum_of_the_items() -> None:
     assert second.minutes == 5 + 5 + 20
 
 
+def test_issued_on_the_spot__applied_and_collected_in_one_visit_in_that_order() -> None:
+    specs = {"extract": ServiceSpec("extract", lead_time_days=0), **SPECS}
+    result = plan_portfolio(
+        [Need("ana", "id-card"), Need("ana", "extract")],
+        specs,
+        start=MONDAY,
+        is_working_day=weekdays,
+    )
+    assert steps(result)[0] == [
+        ("ana", "id-card", "apply"),
+        ("ana", "extract", "apply"),
+        ("ana", "extract", "collect"),
+    ]
+    assert result.visit_count == 2
+
+
 # --- prerequisites -------------------------------------------------------------------------------
 
 

@@ -224,7 +224,7 @@ def _missing(need: Need, spec: ServiceSpec, wanted: set[tuple[PersonId, str]]) -
     """The first prerequisite the person neither holds nor gets in this plan."""
     for code, condition in spec.prerequisites:
         if code not in need.holds and (need.person, code) not in wanted:
-            return f"needs a {condition} {code} first, which the person lacks and the plan lacks"
+            return f"needs a {condition} {code} first: the person has none and the plan has none"
     return None
 
 
@@ -433,6 +433,7 @@ class _Outcome:
     dates: dict[int, date]
     failed: dict[int, str]  # node → why no day was found for it
     split: list[int]  # a node of each person whose visit could not be shared
+    lower_bound: int = 0
 
 
 def _bounds(graph: _Graph, dates: Mapping[int, date], start: date) -> dict[int, date]:
@@ -480,11 +481,11 @@ def _days_for(
     return sorted(days)
 
 
-def _schedule(graph: _Graph, calendar: _Calendar, start: date) -> tuple[_Outcome, int]:
+def _schedule(graph: _Graph, calendar: _Calendar, start: date) -> _Outcome:
     """Date every step, one visit per level (see the module docstring); also the lower bound."""
     levels, tails = _levels(graph), _levels(graph, reverse=True)
     top = max(levels.values(), default=-1)
-    outcome = _Outcome(dates={}, failed={}, split=[])
+    outcome = _Outcome(dates={}, failed={}, split=[], lower_bound=top + 1)
     _fill(graph, calendar, outcome.dates, day=None, start=start)
     for level in range(top + 1):
         due = [n for n in graph.visit_nodes() if n not in outcome.dates and top - tails[n] <= level]
@@ -492,12 +493,12 @@ def _schedule(graph: _Graph, calendar: _Calendar, start: date) -> tuple[_Outcome
             continue
         days = _days_for(graph, calendar, due, _bounds(graph, outcome.dates, start), outcome)
         if outcome.failed:
-            return outcome, top + 1
+            return outcome
         for day in days:
             _fill(graph, calendar, outcome.dates, day=day, start=start)
     if len(outcome.dates) < len(graph.order):
         raise RuntimeError("portfolio planner left a step undated")  # the argument above is broken
-    return outcome, top + 1
+    return outcome
 
 
 # --- the plan -----------------------------------------------------------------------------------
@@ -560,7 +561,7 @@ def _collections_in_later_window(
 
 
 def _replan(
-    choices: _Choices, graph: _Graph, active: list[int], outcome: _Outcome, calendar: _Calendar
+    choices: _Choices, graph: _Graph, active: list[int], outcome: _Outcome, *, calendar: _Calendar
 ) -> bool:
     """Adjust the choices after a failed or window-crossing schedule; False when nothing changed."""
     for node, why in outcome.failed.items():
@@ -593,65 +594,55 @@ def plan_portfolio(
     choices = _Choices(list(needs), specs, prefer_delivery, _screen(needs, specs))
     while True:
         graph, active = _graph_of(choices)
-        outcome, lower_bound = _schedule(graph, calendar, start)
-        if not _replan(choices, graph, active, outcome, calendar):
-            return _assemble(graph, active, outcome, lower_bound, choices, calendar)
+        outcome = _schedule(graph, calendar, start)
+        if not _replan(choices, graph, active, outcome, calendar=calendar):
+            return _assemble(graph, outcome, choices=choices, calendar=calendar)
+
+
+def _counter_order(graph: _Graph, nodes: list[int]) -> list[int]:
+    """Steps of one visit in an order that works at the counter: what a step needs comes first
+    (the card collected before the passport application that needs it), then collections."""
+    members, ahead = set(nodes), dict[int, int]()
+    for node in graph.order:
+        ahead[node] = max((ahead[o] + (o in members) for o, _ in graph.before[node]), default=0)
+    return sorted(nodes, key=lambda node: (ahead[node], node % 3 != _HAND, node))
+
+
+def _item(graph: _Graph, node: int) -> VisitItem:
+    need, spec, collect = graph.needs[node // 3], graph.specs[node // 3], node % 3 == _HAND
+    return VisitItem(
+        person=need.person,
+        service=need.service,
+        action="collect" if collect else "apply",
+        minutes=spec.collect_minutes if collect else spec.minutes,
+        offer_id=need.offer_id,
+    )
 
 
 def _visit(graph: _Graph, number: int, day: date, nodes: list[int]) -> PlannedVisit:
-    # Collections first: a card collected at the counter is the valid card the next application needs.
-    nodes = sorted(nodes, key=lambda node: (node % 3 != _HAND, node))
-    items = tuple(
-        VisitItem(
-            person=graph.needs[node // 3].person,
-            service=graph.needs[node // 3].service,
-            action="collect" if node % 3 == _HAND else "apply",
-            minutes=graph.specs[node // 3].collect_minutes
-            if node % 3 == _HAND
-            else graph.specs[node // 3].minutes,
-            offer_id=graph.needs[node // 3].offer_id,
-        )
-        for node in nodes
-    )
+    items = tuple(_item(graph, node) for node in _counter_order(graph, nodes))
     return PlannedVisit(number, day, items, sum(item.minutes for item in items))
 
 
+_SAYS = {
+    "delivered-outside-window": "collecting it would fall outside the window it was applied in",
+    "collect-in-next-window": "production ends after the window closes; collected in the next one",
+    "family-split": "no day shared with the rest of the household; this visit is on its own",
+}
+
+
 def _notes(
-    graph: _Graph, active: list[int], outcome: _Outcome, choices: _Choices, calendar: _Calendar
+    graph: _Graph, outcome: _Outcome, *, choices: _Choices, calendar: _Calendar
 ) -> list[PlanNote]:
-    notes = [
-        PlanNote(
-            n.person,
-            n.service,
-            "delivered-outside-window",
-            "collecting it would fall outside the window",
-        )
-        for n in (choices.needs[i] for i in sorted(choices.forced))
-    ]
-    notes += [
-        PlanNote(
-            n.person, n.service, "collect-in-next-window", "production ends after the window closes"
-        )
-        for n in (
-            graph.needs[k] for k in _collections_in_later_window(graph, calendar, outcome.dates)
-        )
-    ]
-    notes += [
-        PlanNote(
-            n.person, n.service, "family-split", "no common day with the rest of the household"
-        )
-        for n in (graph.needs[node // 3] for node in outcome.split)
-    ]
-    return notes
+    noted = [("delivered-outside-window", choices.needs[i]) for i in sorted(choices.forced)]
+    later = _collections_in_later_window(graph, calendar, outcome.dates)
+    noted += [("collect-in-next-window", graph.needs[k]) for k in later]
+    noted += [("family-split", graph.needs[node // 3]) for node in outcome.split]
+    return [PlanNote(need.person, need.service, code, _SAYS[code]) for code, need in noted]
 
 
 def _assemble(
-    graph: _Graph,
-    active: list[int],
-    outcome: _Outcome,
-    lower_bound: int,
-    choices: _Choices,
-    calendar: _Calendar,
+    graph: _Graph, outcome: _Outcome, *, choices: _Choices, calendar: _Calendar
 ) -> PortfolioPlan:
     by_day: dict[date, list[int]] = defaultdict(list)
     for node in graph.visit_nodes():
@@ -672,6 +663,6 @@ def _assemble(
         deliveries=tuple(deliveries),
         online=tuple(online),
         unplanned=tuple(choices.refused[i] for i in sorted(choices.refused)),
-        notes=tuple(_notes(graph, active, outcome, choices, calendar)),
-        lower_bound=lower_bound,
+        notes=tuple(_notes(graph, outcome, choices=choices, calendar=calendar)),
+        lower_bound=outcome.lower_bound,
     )
