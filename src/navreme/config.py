@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     queue_url: str = Field(default="", description="redis://… for the scaled mode; empty: SQLite")
     secret_key: str = DEVELOPMENT_SECRET
     timezone: str = "Europe/Skopje"
+    mail_from: str = Field(default="navreme@localhost", description="sender of e-mail and invites")
     country: str = Field(default="MK", description="ISO 3166 code whose public holidays apply")
     hold_minutes: int = Field(default=15, ge=1, le=1440, description="a slot held while booking")
     offer_hold_hours: int = Field(default=72, ge=1, description="a slot held for a proactive offer")

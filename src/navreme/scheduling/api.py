@@ -7,10 +7,11 @@ Every state-changing POST honours `Idempotency-Key`: a retry has its effect once
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,9 +20,10 @@ from navreme import clock
 from navreme.catalogue.models import Service
 from navreme.config import get_settings
 from navreme.identity.principal import Principal
+from navreme.planning.portfolio import PlannedVisit, PortfolioPlan
 from navreme.registry.models import Person
 from navreme.registry.schemas import ErrorOut
-from navreme.scheduling import actions, queries
+from navreme.scheduling import actions, plans, queries
 from navreme.scheduling.models import Appointment, Counter, Office, WaitlistEntry
 from navreme.scheduling.queries import Need, VisitItem
 from navreme.web.deps import DB, SignedIn, Who, deny
@@ -480,3 +482,111 @@ def leave_waitlist(entry_id: uuid.UUID, session: DB, principal: SignedIn) -> Wai
     if entry.status == "waiting":
         entry.status = "cancelled"
     return _waitlist_out(session, entry)
+
+
+@router.get(
+    "/appointments/{appointment_id}/invite.ics",
+    responses={**_errors(401, 404), 200: {"content": {"text/calendar": {}}}},
+    response_class=Response,
+)
+def invite(appointment_id: uuid.UUID, session: DB, principal: SignedIn) -> Response:
+    """The RFC 5545 invite: same UID for the appointment's life, SEQUENCE grows with each move,
+    METHOD:CANCEL once it is cancelled."""
+    found = _appointment(session, principal, appointment_id)
+    return Response(
+        plans.invite_for(session, get_settings(), found),
+        media_type="text/calendar; charset=utf-8; method="
+        + ("CANCEL" if found.status in ("cancelled", "expired") else "REQUEST"),
+        headers={"Content-Disposition": 'attachment; filename="navreme-appointment.ics"'},
+    )
+
+
+class PlanItemOut(BaseModel):
+    person_id: uuid.UUID
+    service: str
+    action: str
+    minutes: int
+    offer_id: uuid.UUID | None
+
+
+class PlannedVisitOut(BaseModel):
+    number: int
+    earliest: date
+    minutes: int
+    items: list[PlanItemOut]
+    appointment: AppointmentOut | None = None
+    problem: str | None = None
+
+
+class PlanOut(BaseModel):
+    visits: list[PlannedVisitOut]
+    deliveries: list[dict[str, Any]]
+    online: list[dict[str, Any]]
+    unplanned: list[dict[str, Any]]
+    notes: list[dict[str, Any]]
+    fewest_possible_visits: int
+
+
+class HoldPlanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    office: str | None = Field(default=None, min_length=1, max_length=32,
+                               description="hold at this office; default the nearest ones")  # fmt: skip
+
+
+def _plan_out(
+    session: Session, plan: PortfolioPlan, held: list[plans.HeldVisit] | None = None
+) -> PlanOut:
+    by_number = {h.visit.number: h for h in held or []}
+
+    def visit_out(visit: PlannedVisit) -> PlannedVisitOut:
+        hold = by_number.get(visit.number)
+        return PlannedVisitOut(
+            number=visit.number, earliest=visit.earliest, minutes=visit.minutes,
+            items=[PlanItemOut(person_id=i.person, service=i.service, action=i.action,
+                               minutes=i.minutes, offer_id=i.offer_id) for i in visit.items],
+            appointment=appointment_out(session, hold.appointment)
+            if hold and hold.appointment else None,
+            problem=hold.problem if hold else None,
+        )  # fmt: skip
+
+    return PlanOut(
+        visits=[visit_out(v) for v in plan.visits],
+        deliveries=[asdict(d) for d in plan.deliveries], online=[asdict(o) for o in plan.online],
+        unplanned=[asdict(u) for u in plan.unplanned], notes=[asdict(n) for n in plan.notes],
+        fewest_possible_visits=plan.lower_bound,
+    )  # fmt: skip
+
+
+def _planned_person(session: Session, principal: Principal, person_id: uuid.UUID) -> Person:
+    person = session.get(Person, person_id)
+    if person is None or not queries.acts_for(session, principal, person):
+        raise deny(session, principal, action="plan.view", object_kind="person",
+                   object_id=person_id, status=404)  # fmt: skip
+    return person
+
+
+@router.get("/persons/{person_id}/plan", responses=_errors(401, 404))
+def plan(person_id: uuid.UUID, session: DB, principal: SignedIn) -> PlanOut:
+    """The fewest visits that cover the person's and their minor wards' open offers."""
+    person = _planned_person(session, principal, person_id)
+    return _plan_out(session, plans.plan_for(session, get_settings(), person))
+
+
+@router.post("/persons/{person_id}/plan/hold", status_code=201, responses=_errors(401, 404, 422))
+def hold_plan(
+    person_id: uuid.UUID, request: Request, session: DB, principal: SignedIn,
+    body: HoldPlanIn | None = None,
+) -> PlanOut:  # fmt: skip
+    """Hold a slot for every visit of the plan: the first at the earliest free slot, each later
+    one once its documents are ready."""
+    settings = get_settings()
+
+    def effect() -> PlanOut:
+        person = _planned_person(session, principal, person_id)
+        office = _office(session, body.office) if body and body.office else None
+        portfolio = plans.plan_for(session, settings, person)
+        held = plans.hold_plan(session, settings, principal, person, portfolio,
+                               office_code=office.code if office else None)  # fmt: skip
+        return _plan_out(session, portfolio, held)
+
+    return run_once(session, request, principal, body, effect, status_code=201)
