@@ -32,3 +32,37 @@ def test_daily_rules__runs_published_rules_once_per_day(db_session: Session) -> 
     with clock.frozen(datetime(2026, 11, 23, 8, 5, tzinfo=UTC)):
         assert daily_rules.call_local() == 1
     assert db_session.scalar(select(func.count()).select_from(RuleRun)) == 2
+
+
+def test_periodic_schedule__holds_swept_every_minute_keys_forgotten_hourly() -> None:
+    every_minute = {
+        task.name for task in huey.read_periodic(datetime(2026, 3, 29, 10, 6, tzinfo=UTC))
+    }
+    assert "scheduling.release_lapsed_holds" in every_minute
+    hourly = {task.name for task in huey.read_periodic(datetime(2026, 3, 29, 10, 17, tzinfo=UTC))}
+    assert "web.forget_idempotency_keys" in hourly
+
+
+def test_release_lapsed_holds__task_expires_a_lapsed_hold(db_session: Session) -> None:
+    from datetime import timedelta
+
+    from navreme.config import get_settings
+    from navreme.identity.principal import Principal
+    from navreme.scheduling.actions import make_appointment
+    from navreme.scheduling.models import Appointment
+    from navreme.scheduling.queries import VisitItem
+    from navreme.workers.app import release_lapsed_holds
+    from tests.scheduling.support import at, next_working_day, setup
+
+    s = setup(db_session, counters=1)
+    held = make_appointment(
+        db_session, get_settings(), Principal(kind="citizen", id=s.citizen.id), office=s.office,
+        starts_at=at(next_working_day(), 9), items=[VisitItem(s.citizen.id, "id-card")],
+        hold_for=timedelta(minutes=15),
+    )  # fmt: skip
+    db_session.commit()
+    assert release_lapsed_holds.call_local() == 0
+    with clock.frozen(clock.now() + timedelta(minutes=20)):
+        assert release_lapsed_holds.call_local() == 1
+    db_session.expire_all()
+    assert db_session.get(Appointment, held.id).status == "expired"

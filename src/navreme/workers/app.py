@@ -35,3 +35,27 @@ def daily_rules() -> int:
     settings = get_settings()
     with session_scope() as session:
         return len(catch_up(session, until=clock.today(settings.timezone)))
+
+
+@huey.periodic_task(crontab(minute="*"), name="scheduling.release_lapsed_holds")
+def release_lapsed_holds() -> int:
+    """Every minute: holds whose time ran out give their slots back, to the waitlist first.
+
+    A lapsed hold already reads as free to anyone booking; this makes it visible as `expired`
+    and passes the slot to the next person waiting.
+    """
+    from navreme.db import session_scope
+    from navreme.scheduling.actions import release_lapsed_holds as release
+
+    with session_scope() as session:
+        return release(session, get_settings())
+
+
+@huey.periodic_task(crontab(minute="17"), name="web.forget_idempotency_keys")
+def forget_idempotency_keys() -> int:
+    """Hourly: Idempotency-Key answers older than a day are dropped."""
+    from navreme.db import session_scope
+    from navreme.web.idempotency import forget_old
+
+    with session_scope() as session:
+        return forget_old(session)
