@@ -169,16 +169,25 @@ def _take_stretch(
     calendar = office_calendars(
         session, [office], start=day, end=day, zone=settings.timezone, country=settings.country
     )[office.id]
-    fits = False
+    stretches = {}
     for counter in counters:
         span = math.ceil(counter.minutes / office.slot_minutes)
         ends_at = starts_at + calendar.slot * span
-        if calendar.period_of(starts_at, ends_at) is None:
+        if calendar.period_of(starts_at, ends_at) is not None:
+            stretches[counter.counter_id] = [starts_at + calendar.slot * i for i in range(span)]
+    fits = bool(stretches)
+    # One read tells which counters are still free for the whole stretch; only those are tried
+    # (a race lost on one of them is caught by the claims' key and the next one is tried).
+    taken = queries.live_claims(session, list(stretches), starts_at,
+                                max(s[-1] for s in stretches.values()) + calendar.slot
+                                if stretches else starts_at)  # fmt: skip
+    for counter in counters:
+        starts = stretches.get(counter.counter_id)
+        if starts is None or not taken[counter.counter_id].isdisjoint(starts):
             continue
-        fits = True
-        starts = [starts_at + calendar.slot * i for i in range(span)]
         if _claim(session, counter.counter_id, starts, appointment.id, appointment.held_until):
-            appointment.counter_id, appointment.ends_at = counter.counter_id, ends_at
+            appointment.counter_id = counter.counter_id
+            appointment.ends_at = starts[-1] + calendar.slot
             return
     if not fits:
         raise NotBookable(
@@ -285,6 +294,7 @@ def make_appointment(
     session.add(appointment)
     session.flush()
     _take_stretch(session, settings, appointment, office, counters)
+    chosen = next(c for c in counters if c.counter_id == appointment.counter_id)
     session.add_all(
         AppointmentItem(
             appointment_id=appointment.id,
@@ -292,29 +302,17 @@ def make_appointment(
             service_code=item.service_code,
             action=item.action,
             offer_id=item.offer_id,
-            minutes=_item_minutes(session, appointment.counter_id, item),
+            minutes=chosen.minutes_for(item.service_code, item.action),
         )  # fmt: skip
         for item in items
     )
     session.flush()
-    if not hold_for:
+    if not hold_for and any(item.offer_id for item in items):
         _set_offers(session, appointment.id, "accepted", only="pending notified")
     if actor and (actor.is_officer or _on_behalf(actor, persons)):
         _audit(session, "appointment.hold" if hold_for else "appointment.book", appointment, actor,
                office=office.code, persons=len(persons))  # fmt: skip
     return appointment
-
-
-def _item_minutes(session: Session, counter_id: uuid.UUID, item: VisitItem) -> int:
-    if item.action == "collect":
-        return queries.COLLECT_MINUTES
-    minutes = session.scalar(
-        select(CounterService.minutes).where(
-            CounterService.counter_id == counter_id,
-            CounterService.service_code == item.service_code,
-        )
-    )
-    return int(minutes or 0)
 
 
 def confirm(session: Session, actor: Principal, appointment: Appointment) -> Appointment:

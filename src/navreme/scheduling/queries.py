@@ -77,6 +77,10 @@ class CapableCounter:
     counter_id: uuid.UUID
     number: int
     minutes: int
+    menu: tuple[tuple[str, int], ...] = ()  # service → minutes per applicant at this counter
+
+    def minutes_for(self, service_code: str, action: str) -> int:
+        return COLLECT_MINUTES if action == "collect" else dict(self.menu)[service_code]
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ def capable_counters(session: Session, office_id: uuid.UUID, need: Need) -> list
     for (counter_id, number), menu in menus.items():
         minutes = need.minutes(menu)
         if minutes is not None:
-            found.append(CapableCounter(counter_id, number, minutes))
+            found.append(CapableCounter(counter_id, number, minutes, tuple(sorted(menu.items()))))
     return found
 
 
