@@ -5,7 +5,19 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from navreme.cli import audit, bench, db, identity, registry, rules, seed, serve, simulate, worker
+from navreme.cli import (
+    audit,
+    bench,
+    db,
+    identity,
+    plan,
+    registry,
+    rules,
+    seed,
+    serve,
+    simulate,
+    worker,
+)  # fmt: skip
 from navreme.config import get_settings
 
 app = typer.Typer(
@@ -33,6 +45,7 @@ app.add_typer(registry.app, name="registry")
 app.add_typer(rules.app, name="rules")
 app.add_typer(audit.app, name="audit")
 app.add_typer(simulate.app, name="simulate")
+app.add_typer(plan.app, name="plan")
 app.add_typer(identity.officer_app, name="officer")
 app.add_typer(identity.token_app, name="token")
 app.command("seed")(seed.seed)

@@ -125,6 +125,8 @@ class Appointment(Base):
     # RFC 5545 SEQUENCE of the invite: bumped on every reschedule and on cancellation.
     sequence: Mapped[int] = mapped_column(default=0)
     replaces_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("appointments.id"))
+    # A campaign's held slot: the day the invitation goes out (the messaging hub sends it).
+    invite_on: Mapped[date | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = created_column()
     updated_at: Mapped[datetime] = created_column()
 

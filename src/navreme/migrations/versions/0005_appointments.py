@@ -96,6 +96,7 @@ def upgrade() -> None:
         sa.Column("made_by_id", sa.Uuid(), nullable=True),
         sa.Column("sequence", sa.Integer(), nullable=False),
         sa.Column("replaces_id", sa.Uuid(), nullable=True),
+        sa.Column("invite_on", sa.Date(), nullable=True),
         sa.Column("created_at", navreme.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", navreme.db.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
@@ -121,6 +122,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("appointments", schema=None) as batch_op:
         batch_op.create_index("ix_appointments_held_until", ["held_until"], unique=False)
+        batch_op.create_index(batch_op.f("ix_appointments_invite_on"), ["invite_on"], unique=False)
         batch_op.create_index(
             "ix_appointments_office_starts", ["office_id", "starts_at"], unique=False
         )
@@ -278,6 +280,7 @@ def downgrade() -> None:
     with op.batch_alter_table("appointments", schema=None) as batch_op:
         batch_op.drop_index("ix_appointments_office_starts")
         batch_op.drop_index("ix_appointments_held_until")
+        batch_op.drop_index(batch_op.f("ix_appointments_invite_on"))
 
     op.drop_table("appointments")
     op.drop_table("opening_hours")
