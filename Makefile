@@ -9,7 +9,7 @@ PORT ?= 8000
 export NAVREME_HOME ?= $(CURDIR)/var
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run test lint audit-deps migrations-check seed bench-seed bench-rules bench-planning clean
+.PHONY: help install install-dev run test lint audit-deps migrations-check seed bench-seed bench-rules bench-planning bench-booking clean
 
 help: ## list every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -62,6 +62,9 @@ bench-rules: $(VENV)/.installed-bench ## benchmark: 20 rules over 10k, 100k, 1.8
 
 bench-planning: $(VENV)/.installed-bench ## benchmark: renewal waves for 10k, 100k, 1.8M persons beside the OR-Tools optimum (ARGS=... passes options)
 	$(BIN)/navreme bench planning $(ARGS)
+
+bench-booking: $(VENV)/.installed-bench ## benchmark: 10k racing bookings through the API on PostgreSQL beside a naive route (ARGS=...)
+	$(BIN)/navreme bench booking $(ARGS)
 
 clean: ## remove the virtual environment and ./var
 	rm -rf $(VENV) var

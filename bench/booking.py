@@ -33,7 +33,7 @@ from typing import Any
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "navreme_booking_bench"
 OFFICES, COUNTERS = 10, 4
-NAIVE_APP = '''
+NAIVE_APP = """
 from datetime import datetime
 from fastapi import FastAPI
 from pydantic import BaseModel
@@ -61,7 +61,7 @@ def book(body: Booking):
             "INSERT INTO naive_bookings (office, starts_at, person_id) VALUES (:o, :s, :p)"),
             {"o": body.office, "s": body.starts_at, "p": body.person_id})
     return {"ok": True}
-'''
+"""
 
 
 @dataclass
@@ -115,16 +115,17 @@ def prepare(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str]]:
 
     config.get_settings.cache_clear()
     settings = config.get_settings()
+    from sqlalchemy import select
+
     from navreme.catalogue.actions import load_demo_catalogue
     from navreme.db import session_scope
     from navreme.identity.actions import start_session
+    from navreme.identity.models import Department
     from navreme.migrate import ensure_database
     from navreme.registry.models import Municipality, Person
     from navreme.scheduling.actions import equip_office
     from navreme.scheduling.calendar import working_days
     from navreme.scheduling.models import Office
-    from navreme.identity.models import Department
-    from sqlalchemy import select
 
     ensure_database(settings)
     rng = random.Random(args.seed)  # noqa: S311 - bench data
@@ -154,8 +155,9 @@ def prepare(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str]]:
         tokens = [start_session(session, subject_kind="citizen", subject_id=p.id,
                                 replaces=None).token for p in people]  # fmt: skip
         ids = [str(p.id) for p in people]
-    from navreme import clock
     from zoneinfo import ZoneInfo
+
+    from navreme import clock
 
     zone = ZoneInfo(settings.timezone)
     today = clock.today(settings.timezone)
@@ -239,7 +241,9 @@ def over_booked_naive(url: str) -> int:
         ).fetchone()[0]
 
 
-def run_navreme(args: argparse.Namespace, bodies: list[dict[str, Any]], tokens: list[str]) -> Result:
+def run_navreme(
+    args: argparse.Namespace, bodies: list[dict[str, Any]], tokens: list[str]
+) -> Result:
     port = _free_port()
     env = {**os.environ, "NAVREME_DATABASE_URL": _url(args.pg_admin), "NAVREME_ENV": "development"}
     server = serve([str(Path(sys.executable).parent / "navreme"), "serve", "--port", str(port),
@@ -299,6 +303,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(args: argparse.Namespace, command: str) -> int:
+    from navreme import clock
+
     _log(f"preparing {args.clients:,} citizens and {OFFICES * COUNTERS * args.slots_per_counter:,}"
          " slots …")  # fmt: skip
     bodies, tokens = prepare(args)
@@ -309,16 +315,22 @@ def main(args: argparse.Namespace, command: str) -> int:
     if not args.keep:
         _admin(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)", args.pg_admin)
     slots = OFFICES * COUNTERS * args.slots_per_counter
-    print(f"`{command}` — {datetime.now():%Y-%m-%d}, {args.clients:,} racing clients, "
-          f"{slots:,} slots ({OFFICES} offices × {COUNTERS} counters × {args.slots_per_counter}"
-          f" starts), {args.workers} server processes, {args.concurrency} requests in flight\n")
-    print("| implementation | requests | seconds | requests/s | booked | bookings/s | 409 |"
-          " other | p50 ms | p95 ms | p99 ms | over-booked |")
+    print(
+        f"`{command}` — {clock.today():%Y-%m-%d}, {args.clients:,} racing clients, "
+        f"{slots:,} slots ({OFFICES} offices × {COUNTERS} counters × {args.slots_per_counter}"
+        f" starts), {args.workers} server processes, {args.concurrency} requests in flight\n"
+    )
+    print(
+        "| implementation | requests | seconds | requests/s | booked | bookings/s | 409 |"
+        " other | p50 ms | p95 ms | p99 ms | over-booked |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
     print(ours.row())
     print(naive.row())
-    print(f"\nratio Navreme / naive, requests/s: "
-          f"{(ours.requests / ours.seconds) / (naive.requests / naive.seconds):.2f}×")
+    print(
+        f"\nratio Navreme / naive, requests/s: "
+        f"{(ours.requests / ours.seconds) / (naive.requests / naive.seconds):.2f}×"
+    )
     return 0
 
 

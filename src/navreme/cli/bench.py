@@ -1,4 +1,5 @@
-"""`navreme bench rules` and `bench planning`: benchmarks with their peers (OpenFisca, OR-Tools).
+"""`navreme bench rules|planning|booking`: benchmarks beside their peers (OpenFisca, OR-Tools,
+a naive booking route).
 
 The benchmark itself lives in the source checkout's `bench/rules.py` (it needs numpy and
 openfisca-core: `make bench-rules`, or `uv sync --extra bench`); this is its command line.
@@ -105,4 +106,25 @@ def planning(
     for value in persons or []:
         argv += ["--persons", value]
     command = " ".join(["navreme", "bench", *sys.argv[sys.argv.index("planning") :]])
+    raise typer.Exit(bench.main(bench.arguments(argv), command))
+
+
+@app.command("booking")
+def booking(
+    clients: int = typer.Option(10_000, "--clients", min=10, help="racing citizens"),
+    slots_per_counter: int = typer.Option(100, "--slots-per-counter", min=1),
+    workers: int = typer.Option(2, "--workers", min=1, help="server processes"),
+    concurrency: int = typer.Option(200, "--concurrency", min=1, help="requests in flight"),
+) -> None:
+    """Racing bookings through the API on PostgreSQL, beside a naive SELECT-then-INSERT route."""
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        typer.echo("navreme: aiohttp is missing: install the bench extra "
+                   "(make bench-booking, or uv sync --extra bench)", err=True)  # fmt: skip
+        raise typer.Exit(2) from None
+    bench = _bench_module("booking")
+    argv = ["--clients", str(clients), "--slots-per-counter", str(slots_per_counter),
+            "--workers", str(workers), "--concurrency", str(concurrency)]  # fmt: skip
+    command = " ".join(["navreme", "bench", *sys.argv[sys.argv.index("booking") :]])
     raise typer.Exit(bench.main(bench.arguments(argv), command))

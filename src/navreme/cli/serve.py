@@ -66,6 +66,12 @@ def demo(
         typer.echo(f"Seeding the demo country ({persons:,} persons)…")
         seed_demo_country(settings, persons=persons)
         typer.echo(start_proactive_rules())
+    else:
+        from navreme.demo.offices import equip_offices
+
+        with session_scope() as session:  # a database seeded before appointments existed
+            if equipped := equip_offices(session):
+                typer.echo(f"Gave {equipped} offices their counters and opening hours.")
     typer.echo(f"\nNavreme is running at http://{host}:{port}/")
     typer.echo(f"Database: {settings.resolved_database_url}")
     typer.echo(f"Officer logins (password '{DEMO_PASSWORD}', TOTP code shown on the start page):")
