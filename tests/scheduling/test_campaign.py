@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from datetime import date, time, timedelta
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -81,11 +82,8 @@ def test_plan_campaign__within_capacity_expired_first_and_slots_held(
 
 def test_plan_campaign__refuses_other_rules(db_session: Session, settings: config.Settings) -> None:
     rule = published_expiry_rule(db_session)
-    try:
+    with pytest.raises(NotACampaign, match="mandated-replacement"):
         plan_campaign(db_session, settings, rule, start=START)
-        raise AssertionError("an expiry rule was planned as a campaign")
-    except NotACampaign:
-        pass
 
 
 def test_cli_plan_campaign__reports_and_commits(
@@ -107,3 +105,15 @@ def test_cli_plan_campaign__reports_and_commits(
     assert "slots held         6" in done.output
     missing = runner.invoke(app, ["plan", "campaign", "no-such-rule", "--start", day])
     assert missing.exit_code == 2
+
+
+def test_plan_campaign__holds_nothing_in_the_past(
+    db_session: Session, settings: config.Settings
+) -> None:
+    _country(db_session, people=3)
+    rule = _campaign_rule(db_session)
+    db_session.commit()
+    with clock.frozen(clock.local_midnight(START + timedelta(days=3))):
+        with pytest.raises(NotACampaign, match="tomorrow"):
+            plan_campaign(db_session, settings, rule, start=START, commit=True)
+        assert plan_campaign(db_session, settings, rule, start=START).planned == 3

@@ -127,6 +127,8 @@ def plan_campaign(
     trigger = definition.trigger
     if rule.status != "published" or not isinstance(trigger, MandatedReplacement):
         raise NotACampaign(f"{rule.code} is not a published mandated-replacement rule")
+    if commit and start <= clock.today(settings.timezone):
+        raise NotACampaign("slots can only be held from tomorrow on: choose a later --start")
     holidays = {
         d for year in range(start.year, trigger.deadline.year + 1)
         for d in public_holidays(settings.country, year)
