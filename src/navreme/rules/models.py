@@ -120,6 +120,7 @@ Index(
     sqlite_where=Person.household_id.is_not(None),
 )  # fmt: skip
 Index(
-    "ix_documents_valid_kind_issued_on", Document.kind, Document.issued_on, Document.person_id,
+    "ix_documents_valid_person_kind_issued_on", Document.person_id, Document.kind,
+    Document.issued_on,
     postgresql_where=Document.status == "valid", sqlite_where=Document.status == "valid",
 )  # fmt: skip

@@ -7,8 +7,9 @@ Create Date: 2026-11-22 23:10:00
 Read side — the rule statements read these instead of the registry's rows:
 - persons (id, death_date): the "living" check of every document / life-event rule;
 - persons (household_id, death_date), in a household: the household-size pass;
-- valid documents (kind, issued_on, person_id): mandated replacements, and their anti-join
-  looking for a newer document.
+- valid documents (person_id, kind, issued_on): the anti-join of mandated replacements
+  looking for a newer document reads the index alone (with the kind and issue date first,
+  SQLite probed it by range, once per candidate: quadratic).
 
 Write side — every offer inserted updated six indexes:
 - the unique key is now (person_id, rule_code, period): the same uniqueness, and with the
@@ -39,8 +40,8 @@ def upgrade() -> None:
         postgresql_where=IN_HOUSEHOLD, sqlite_where=IN_HOUSEHOLD,
     )  # fmt: skip
     op.create_index(
-        "ix_documents_valid_kind_issued_on", "documents", ["kind", "issued_on", "person_id"],
-        postgresql_where=VALID, sqlite_where=VALID,
+        "ix_documents_valid_person_kind_issued_on", "documents",
+        ["person_id", "kind", "issued_on"], postgresql_where=VALID, sqlite_where=VALID,
     )  # fmt: skip
     with op.batch_alter_table("offers", schema=None) as batch_op:
         batch_op.drop_constraint("uq_offers_rule_code_person_id_period", type_="unique")
@@ -64,6 +65,6 @@ def downgrade() -> None:
         batch_op.create_unique_constraint(
             "uq_offers_rule_code_person_id_period", ["rule_code", "person_id", "period"]
         )
-    op.drop_index("ix_documents_valid_kind_issued_on", table_name="documents")
+    op.drop_index("ix_documents_valid_person_kind_issued_on", table_name="documents")
     op.drop_index("ix_persons_household_living", table_name="persons")
     op.drop_index("ix_persons_id_death_date", table_name="persons")
