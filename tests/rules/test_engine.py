@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from navreme.identity.principal import Principal
@@ -228,6 +228,33 @@ def test_run_rule__created__counts_only_new_offers(
 
     assert (first.matched, first.created) == (3, 3)
     assert (second.matched, second.created) == (4, 1)
+
+
+def test_run_rule__two_matches_for_one_period__matched_twice_offered_once(
+    db_session: Session,
+) -> None:
+    rule = rf.published_rule(db_session, "mandated_replacement")  # id cards issued before 2019
+    person = factories.person(db_session)
+    for issued in (date(2012, 5, 1), date(2016, 3, 1)):
+        rf.document(db_session, person, kind="id_card", issued_on=issued,
+                    expires_on=issued + timedelta(days=3650))  # fmt: skip
+
+    run = actions.run_rule(db_session, rule, as_of=AS_OF)
+
+    assert (run.matched, run.created) == (2, 1)
+    assert len(rf.offers(db_session, rule)) == 1
+
+
+def test_run_rule__on_postgresql__rule_statements_run_without_jit(
+    db_session: Session, backend: str
+) -> None:
+    if backend != "postgres":
+        pytest.skip("JIT compilation is PostgreSQL's")
+    rule = rf.published_rule(db_session, "eligibility")
+
+    actions.run_rule(db_session, rule, as_of=AS_OF)
+
+    assert db_session.scalar(text("SHOW jit")) == "off"
 
 
 def test_run_rule__draft_version__refused(db_session: Session) -> None:

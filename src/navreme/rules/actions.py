@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Select, func, literal, select, text, true, update
+from sqlalchemy import Select, func, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -20,6 +20,7 @@ from navreme.db import UTCDateTime, is_postgres
 from navreme.identity.principal import Principal
 from navreme.rules.compiler import MATCH_COLUMNS, compile_rule
 from navreme.rules.models import OPEN_OFFER_STATUSES, Offer, ProactiveOptOut, Rule, RuleRun
+from navreme.rules.queries import without_jit
 from navreme.rules.schemas import RuleDefinition
 
 CATCH_UP_LIMIT_DAYS = 31
@@ -125,11 +126,21 @@ def _new_id(session: Session) -> Any:
     return func.lower(func.hex(func.randomblob(16)))  # SQLite keeps UUIDs as 32 hex digits
 
 
-def _insert_offers(session: Session, rule: Rule, run: RuleRun, matches: Select) -> int:
+def _offer_source(session: Session, rule: Rule, run: RuleRun, found: Any) -> Select:
+    """The offers rows to insert from `found` (the matches): only those not offered already.
+
+    The NOT EXISTS probe skips matches that already have their offer before any row is built
+    (a re-run used to build every row and let the unique index reject it); ON CONFLICT stays
+    for offers made concurrently by another run.
+    """
     definition = RuleDefinition.model_validate(rule.definition)
-    found = matches.subquery("matches")
     instant = literal(clock.now(), UTCDateTime())
-    source = select(
+    offered = select(Offer.id).where(
+        Offer.rule_code == rule.code,
+        Offer.person_id == found.c.person_id,
+        Offer.period == found.c.period,
+    )
+    return select(
         _new_id(session),
         literal(rule.id),
         literal(rule.code),
@@ -141,18 +152,57 @@ def _insert_offers(session: Session, rule: Rule, run: RuleRun, matches: Select) 
         literal(run.as_of),
         instant,
         instant,
-    ).where(true())  # fmt: skip  (SQLite's upsert needs a WHERE after INSERT … SELECT)
+    ).where(
+        ~offered.exists()
+    )  # fmt: skip  (also the WHERE SQLite's upsert needs after INSERT … SELECT)
+
+
+def _insert_from(session: Session, source: Select) -> Any:
     columns = ["id", "rule_id", "rule_code", "run_id", *MATCH_COLUMNS, "service_code", "level",
                "status", "as_of", "created_at", "updated_at"]  # fmt: skip
     dialect_insert = postgresql.insert if is_postgres(session) else sqlite.insert
-    statement = (
+    return (
         dialect_insert(Offer)
         .from_select(columns, source)
-        .on_conflict_do_nothing(index_elements=["rule_code", "person_id", "period"])
+        .on_conflict_do_nothing(index_elements=["person_id", "rule_code", "period"])
     )
-    # preserve_rowcount: psycopg reports -1 for INSERT … SELECT unless asked to keep the count
-    result = session.execute(statement, execution_options={"preserve_rowcount": True})
-    return max(result.rowcount, 0)
+
+
+def _materialise_postgres(
+    session: Session, rule: Rule, run: RuleRun, matches: Select
+) -> tuple[int, int]:
+    """(matched, created) from one evaluation of the rule: the matches are a MATERIALIZED CTE
+    that both the count and the INSERT read (it used to be evaluated once for each)."""
+    found = matches.cte("matches").prefix_with("MATERIALIZED")
+    inserted = (
+        _insert_from(session, _offer_source(session, rule, run, found))
+        .returning(literal(1))
+        .cte("inserted")
+    )
+    counts = select(
+        select(func.count()).select_from(found).scalar_subquery(),
+        select(func.count()).select_from(inserted).scalar_subquery(),
+    )
+    matched, created = session.execute(counts).one()
+    return matched, created
+
+
+def _materialise_sqlite(
+    session: Session, rule: Rule, run: RuleRun, matches: Select
+) -> tuple[int, int]:
+    """(matched, created): SQLite has no INSERT inside a WITH, so count, then insert."""
+    matched = session.scalar(select(func.count()).select_from(matches.subquery())) or 0
+    statement = _insert_from(
+        session, _offer_source(session, rule, run, matches.subquery("matches"))
+    )
+    result = session.execute(statement)
+    return matched, max(result.rowcount, 0)
+
+
+def _materialise(session: Session, rule: Rule, run: RuleRun, matches: Select) -> tuple[int, int]:
+    if is_postgres(session):
+        return _materialise_postgres(session, rule, run, matches)
+    return _materialise_sqlite(session, rule, run, matches)
 
 
 def _link_prerequisites(session: Session, rule: Rule, run: RuleRun) -> None:
@@ -190,9 +240,9 @@ def run_rule(
     run = RuleRun(rule_id=rule.id, rule_code=rule.code, as_of=as_of, trigger=trigger)
     session.add(run)
     session.flush()
+    without_jit(session)
     matches = compile_rule(RuleDefinition.model_validate(rule.definition), as_of)
-    run.matched = session.scalar(select(func.count()).select_from(matches.subquery())) or 0
-    run.created = _insert_offers(session, rule, run, matches)
+    run.matched, run.created = _materialise(session, rule, run, matches)
     _link_prerequisites(session, rule, run)
     run.finished_at, run.seconds = clock.now(), round(time.perf_counter() - started, 4)
     _audit(session, "rule.run", rule, actor, as_of=as_of.isoformat(), matched=run.matched,

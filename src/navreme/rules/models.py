@@ -6,10 +6,11 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from navreme.db import Base, created_column, id_column
+from navreme.registry.models import Document, Person
 
 RULE_STATUSES = ("draft", "published", "retired")
 LEVELS = ("inform", "offer", "automatic")
@@ -59,16 +60,22 @@ class Offer(Base):
 
     __tablename__ = "offers"
     __table_args__ = (
-        UniqueConstraint("rule_code", "person_id", "period"),
+        # The person first: the same uniqueness, and it serves lookups by person too.
+        UniqueConstraint("person_id", "rule_code", "period"),
         CheckConstraint(
             "status IN ('pending', 'notified', 'accepted', 'declined', 'completed', 'expired')",
             name="status",
         ),
         CheckConstraint("level IN ('inform', 'offer', 'automatic')", name="level"),
-        Index("ix_offers_person_id", "person_id"),
         Index("ix_offers_recipient_id", "recipient_id"),
         Index("ix_offers_status_service", "status", "service_code"),
-        Index("ix_offers_waits_on_offer_id", "waits_on_offer_id"),
+        # Only offers that wait on another: most wait on none, and their inserts skip it.
+        Index(
+            "ix_offers_waits_on_offer_id",
+            "waits_on_offer_id",
+            postgresql_where=text("waits_on_offer_id IS NOT NULL"),
+            sqlite_where=text("waits_on_offer_id IS NOT NULL"),
+        ),  # fmt: skip
     )
 
     id: Mapped[uuid.UUID] = id_column()
@@ -102,3 +109,18 @@ class ProactiveOptOut(Base):
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
     service_code: Mapped[str] = mapped_column(String(48))
     created_at: Mapped[datetime] = created_column()
+
+
+# Indexes the rule statements read instead of the registry's rows (migration 0006). They
+# live with the engine that needs them; the registry's models stay the registry's.
+Index("ix_persons_id_death_date", Person.id, Person.death_date)
+Index(
+    "ix_persons_household_living", Person.household_id, Person.death_date,
+    postgresql_where=Person.household_id.is_not(None),
+    sqlite_where=Person.household_id.is_not(None),
+)  # fmt: skip
+Index(
+    "ix_documents_valid_person_kind_issued_on", Document.person_id, Document.kind,
+    Document.issued_on,
+    postgresql_where=Document.status == "valid", sqlite_where=Document.status == "valid",
+)  # fmt: skip
