@@ -1,7 +1,7 @@
 """rules: indexes for the proactive engine's scans, fewer indexes to maintain on offers
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-22 23:10:00
 
 Read side — the rule statements read these instead of the registry's rows:
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
