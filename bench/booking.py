@@ -30,6 +30,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from navreme.cli.bench import log as _log
+
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "navreme_booking_bench"
 OFFICES, COUNTERS = 10, 4
@@ -83,10 +85,6 @@ class Result:
             f"{self.statuses.get(409, 0):,} | {others or '—'} | {q[49] * 1000:.0f} | "
             f"{q[94] * 1000:.0f} | {q[98] * 1000:.0f} | {self.over_booked:,} |"
         )
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def _free_port() -> int:

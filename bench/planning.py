@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from navreme.cli.bench import log as _log
+from navreme.cli.bench import parse_sizes
 from navreme.planning import inputs, waves
 from navreme.planning.cohorts import Cohorts
 from navreme.planning.serve import Allocation
@@ -352,16 +354,6 @@ def table(rows: list[Row], args: argparse.Namespace, command: str) -> str:
     return "\n".join(lines)
 
 
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def parse_sizes(values: list[str] | None) -> list[int]:
-    if not values:
-        return list(DEFAULT_SIZES)
-    return [int(s.replace("_", "")) for v in values for s in v.split(",") if s.strip()]
-
-
 def main(args: argparse.Namespace, command: str) -> int:
     rows = [run_one(size, args) for size in args.persons]
     print(table(rows, args, command))
@@ -378,7 +370,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--buffer", type=float, default=0.1, help="no-show buffer")
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
-    args.persons = parse_sizes(args.persons)
+    args.persons = parse_sizes(args.persons, DEFAULT_SIZES)
     return args
 
 

@@ -34,6 +34,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from navreme.cli.bench import log as _log
+from navreme.cli.bench import parse_sizes
+
 DEFAULT_SIZES = (10_000, 100_000, 1_800_000)
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 AS_OF = date(2026, 11, 22)
@@ -757,16 +760,6 @@ def table(rows: list[Row], args: argparse.Namespace, command: str) -> str:
     return "\n".join(lines)
 
 
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def parse_sizes(values: list[str] | None) -> list[int]:
-    if not values:
-        return list(DEFAULT_SIZES)
-    return [int(s.replace("_", "")) for v in values for s in v.split(",") if s.strip()]
-
-
 def main(args: argparse.Namespace, command: str) -> int:
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     if not 1 <= args.rules <= len(bench_rules()):
@@ -799,7 +792,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--as-of", type=date.fromisoformat, default=AS_OF)
     args = parser.parse_args(argv)
-    args.persons = parse_sizes(args.persons)
+    args.persons = parse_sizes(args.persons, DEFAULT_SIZES)
     args.materialise_repeat = args.materialise_repeat or args.repeat
     return args
 

@@ -20,6 +20,18 @@ app = typer.Typer(help="Benchmarks (from a source checkout).", no_args_is_help=T
 BENCH_DIR = Path(__file__).resolve().parents[3] / "bench"
 
 
+def log(message: str) -> None:
+    """Progress for the person watching: stderr, so the table on stdout stays clean."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def parse_sizes(values: list[str] | None, default: tuple[int, ...]) -> list[int]:
+    """`--persons 10000,100_000 --persons 1800000` → [10000, 100000, 1800000]."""
+    if not values:
+        return list(default)
+    return [int(s.replace("_", "")) for v in values for s in v.split(",") if s.strip()]
+
+
 def _bench_module(name: str) -> ModuleType:
     path = BENCH_DIR / f"{name}.py"
     if not path.is_file():
