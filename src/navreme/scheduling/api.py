@@ -173,7 +173,7 @@ def _near(session: Session, principal: Principal, near: str | None) -> tuple[flo
             if person is not None and person.municipality_code:
                 return queries.municipality_point(session, person.municipality_code)
         return None
-    if near.startswith("MK-") or near[:2].isalpha():
+    if near[:2].isalpha():  # a municipality code (ISO 3166-2, e.g. MK-814)
         point = queries.municipality_point(session, near)
         if point is None:
             raise ApiError(422, "invalid", f"Unknown municipality {near!r}.",

@@ -17,8 +17,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from navreme.db import Base, created_column, id_column
 
 APPOINTMENT_STATUSES = ("held", "booked", "checked_in", "done", "no_show", "cancelled", "expired")
-# Statuses whose slots are taken; the others have given their claims back.
-OCCUPYING_STATUSES = ("held", "booked", "checked_in", "done", "no_show")
 ITEM_ACTIONS = ("apply", "collect")
 WAITLIST_STATUSES = ("waiting", "offered", "booked", "cancelled")
 
