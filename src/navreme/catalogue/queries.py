@@ -136,6 +136,13 @@ def published_services(
     return sorted(found, key=lambda summary: (summary.name.casefold(), summary.code))
 
 
+def unknown_services(session: Session, codes: Iterable[str]) -> list[str]:
+    """Those of `codes` that name no service in the catalogue, sorted."""
+    wanted = set(codes)
+    known = set(session.scalars(select(Service.code).where(Service.code.in_(wanted))))
+    return sorted(wanted - known)
+
+
 def service_by_code(session: Session, code: str, *, version: int | None = None) -> Service | None:
     """That version of the service, or its latest published version when none is given."""
     if version is not None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
@@ -27,7 +26,6 @@ from navreme.registry.schemas import (
     ContactOut,
     DocumentCreate,
     DocumentOut,
-    ErrorOut,
     GuardianLinkCreate,
     GuardianLinkOut,
     LifeEventCreate,
@@ -37,15 +35,12 @@ from navreme.registry.schemas import (
     PersonCreate,
     PersonLookup,
     PersonOut,
+    error_responses,
 )
 from navreme.web.deps import DB, AnyOfficer, DataManager, SignedIn, deny
-from navreme.web.errors import ApiError
+from navreme.web.errors import ApiError, invalid_fields
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
-
-
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorOut} for status in statuses}
 
 
 @contextmanager
@@ -55,7 +50,7 @@ def _refusals() -> Iterator[None]:
         yield
     except actions.Invalid as invalid:
         details = [{"field": f"body.{invalid.field}", "problem": invalid.problem}]
-        raise ApiError(422, "invalid", "The request has invalid fields.", details) from None
+        raise invalid_fields(details) from None
     except actions.Conflict as conflict:
         raise ApiError(409, "conflict", str(conflict)) from None
 
@@ -94,7 +89,7 @@ def _registry_changeable(session: Session, principal: Principal, person_id: uuid
 # --- persons ---
 
 
-@router.post("/persons", status_code=201, responses=_errors(403, 409, 422))
+@router.post("/persons", status_code=201, responses=error_responses(403, 409, 422))
 def create_person(body: PersonCreate, session: DB, principal: DataManager) -> PersonOut:
     """Register a person (data managers)."""
     with _refusals():
@@ -102,7 +97,7 @@ def create_person(body: PersonCreate, session: DB, principal: DataManager) -> Pe
     return PersonOut.model_validate(person)
 
 
-@router.post("/persons/lookup", responses=_errors(403, 404, 422))
+@router.post("/persons/lookup", responses=error_responses(403, 404, 422))
 def look_up_person(body: PersonLookup, session: DB, principal: AnyOfficer) -> PersonOut:
     """Find a person by national identifier, sent in the body (officers; audited)."""
     person = actions.look_up_person(session, national_id=body.national_id, actor=principal)
@@ -112,13 +107,13 @@ def look_up_person(body: PersonLookup, session: DB, principal: AnyOfficer) -> Pe
     return PersonOut.model_validate(person)
 
 
-@router.get("/persons/{person_id}", responses=_errors(404))
+@router.get("/persons/{person_id}", responses=error_responses(404))
 def person(person_id: uuid.UUID, session: DB, principal: SignedIn) -> PersonOut:
     """The person's record: any officer (audited), the person, a minor's guardian."""
     return PersonOut.model_validate(_readable(session, principal, person_id, section="person"))
 
 
-@router.patch("/persons/{person_id}", responses=_errors(403, 404, 409, 422))
+@router.patch("/persons/{person_id}", responses=error_responses(403, 404, 409, 422))
 def change_person(
     person_id: uuid.UUID, body: PersonChange, session: DB, principal: DataManager
 ) -> PersonOut:
@@ -132,14 +127,14 @@ def change_person(
 # --- documents and life events ---
 
 
-@router.get("/persons/{person_id}/documents", responses=_errors(404))
+@router.get("/persons/{person_id}/documents", responses=error_responses(404))
 def documents(person_id: uuid.UUID, session: DB, principal: SignedIn) -> list[DocumentOut]:
     _readable(session, principal, person_id, section="documents")
     return [DocumentOut.model_validate(row) for row in queries.documents_of(session, person_id)]
 
 
 @router.post(
-    "/persons/{person_id}/documents", status_code=201, responses=_errors(403, 404, 409, 422)
+    "/persons/{person_id}/documents", status_code=201, responses=error_responses(403, 404, 409, 422)
 )
 def add_document(
     person_id: uuid.UUID, body: DocumentCreate, session: DB, principal: DataManager
@@ -150,13 +145,15 @@ def add_document(
     return DocumentOut.model_validate(document)
 
 
-@router.get("/persons/{person_id}/events", responses=_errors(404))
+@router.get("/persons/{person_id}/events", responses=error_responses(404))
 def life_events(person_id: uuid.UUID, session: DB, principal: SignedIn) -> list[LifeEventOut]:
     _readable(session, principal, person_id, section="events")
     return [LifeEventOut.model_validate(row) for row in queries.life_events_of(session, person_id)]
 
 
-@router.post("/persons/{person_id}/events", status_code=201, responses=_errors(403, 404, 409, 422))
+@router.post(
+    "/persons/{person_id}/events", status_code=201, responses=error_responses(403, 404, 409, 422)
+)
 def record_life_event(
     person_id: uuid.UUID, body: LifeEventCreate, session: DB, principal: DataManager
 ) -> LifeEventOut:
@@ -170,14 +167,14 @@ def record_life_event(
 # --- contacts and consent ---
 
 
-@router.get("/persons/{person_id}/contacts", responses=_errors(404))
+@router.get("/persons/{person_id}/contacts", responses=error_responses(404))
 def contacts(person_id: uuid.UUID, session: DB, principal: SignedIn) -> list[ContactOut]:
     _readable(session, principal, person_id, section="contacts")
     return [ContactOut.model_validate(row) for row in queries.contacts_of(session, person_id)]
 
 
 @router.post(
-    "/persons/{person_id}/contacts", status_code=201, responses=_errors(403, 404, 409, 422)
+    "/persons/{person_id}/contacts", status_code=201, responses=error_responses(403, 404, 409, 422)
 )
 def add_contact(
     person_id: uuid.UUID, body: ContactCreate, session: DB, principal: SignedIn
@@ -189,7 +186,7 @@ def add_contact(
     return ContactOut.model_validate(endpoint)
 
 
-@router.get("/persons/{person_id}/consents", responses=_errors(404))
+@router.get("/persons/{person_id}/consents", responses=error_responses(404))
 def consents(
     person_id: uuid.UUID, session: DB, principal: SignedIn, history: bool = False
 ) -> ConsentsOut:
@@ -204,7 +201,9 @@ def consents(
     return ConsentsOut(current=current, history=past)
 
 
-@router.post("/persons/{person_id}/consents", status_code=201, responses=_errors(403, 404, 422))
+@router.post(
+    "/persons/{person_id}/consents", status_code=201, responses=error_responses(403, 404, 422)
+)
 def change_consent(
     person_id: uuid.UUID, body: ConsentChange, session: DB, principal: SignedIn
 ) -> ConsentEventOut:
@@ -224,20 +223,20 @@ def _link_out(link: GuardianLink, other: Person) -> GuardianLinkOut:
     )  # fmt: skip
 
 
-@router.get("/persons/{person_id}/guardians", responses=_errors(404))
+@router.get("/persons/{person_id}/guardians", responses=error_responses(404))
 def guardians(person_id: uuid.UUID, session: DB, principal: SignedIn) -> list[GuardianLinkOut]:
     _readable(session, principal, person_id, section="guardians")
     return [_link_out(link, other) for link, other in queries.guardians_of(session, person_id)]
 
 
-@router.get("/persons/{person_id}/wards", responses=_errors(404))
+@router.get("/persons/{person_id}/wards", responses=error_responses(404))
 def wards(person_id: uuid.UUID, session: DB, principal: SignedIn) -> list[GuardianLinkOut]:
     _readable(session, principal, person_id, section="wards")
     return [_link_out(link, other) for link, other in queries.wards_of(session, person_id)]
 
 
 @router.post(
-    "/persons/{person_id}/guardians", status_code=201, responses=_errors(403, 404, 409, 422)
+    "/persons/{person_id}/guardians", status_code=201, responses=error_responses(403, 404, 409, 422)
 )
 def link_guardian(
     person_id: uuid.UUID, body: GuardianLinkCreate, session: DB, principal: DataManager

@@ -132,6 +132,11 @@ class ErrorOut(BaseModel):
     error: ErrorDetail
 
 
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a route: each status answers with the error envelope."""
+    return {status: {"model": ErrorOut} for status in statuses}
+
+
 # --- persons ---
 
 

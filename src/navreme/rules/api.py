@@ -13,20 +13,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from navreme import clock
-from navreme.catalogue.models import Service
+from navreme.catalogue.queries import unknown_services
 from navreme.identity.principal import Principal
 from navreme.registry.queries import get_person_for_contact_change
-from navreme.registry.schemas import ErrorOut
+from navreme.registry.schemas import error_responses
 from navreme.rules import actions, queries
 from navreme.rules.models import Rule
 from navreme.rules.queries import DryRun, Language, OfferOut, RuleDetail, RuleSummary, RunOut
 from navreme.rules.schemas import RuleDefinition
 from navreme.web.deps import DB, AnyOfficer, SignedIn, deny, officer_with
-from navreme.web.errors import ApiError
+from navreme.web.errors import ApiError, invalid_fields
 
 router = APIRouter(prefix="/api/v1", tags=["rules"])
 
@@ -56,10 +55,6 @@ DefinitionBody = Annotated[
 ]
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorOut} for status in statuses}
-
-
 def _invalid(invalid: actions.RuleInvalid) -> ApiError:
     return ApiError(422, "invalid", "The rule definition has problems.", invalid.problems)
 
@@ -71,19 +66,19 @@ def _rule(session: Session, rule_id: uuid.UUID) -> Rule:
     return rule
 
 
-@router.get("/rules", responses=_errors(401, 403))
+@router.get("/rules", responses=error_responses(401, 403))
 def list_rules(session: DB, principal: AnyOfficer) -> list[RuleSummary]:
     """Every rule code with its versions (newest first), which one is published, its last run."""
     return queries.rules_overview(session)
 
 
-@router.get("/rules/{rule_id}", responses=_errors(401, 403, 404))
+@router.get("/rules/{rule_id}", responses=error_responses(401, 403, 404))
 def rule(rule_id: uuid.UUID, session: DB, principal: AnyOfficer) -> RuleDetail:
     """One rule version with its full definition."""
     return queries.rule_detail(session, _rule(session, rule_id))
 
 
-@router.post("/rules", status_code=201, responses=_errors(401, 403, 422))
+@router.post("/rules", status_code=201, responses=error_responses(401, 403, 422))
 def create_rule(body: DefinitionBody, session: DB, principal: Editor) -> RuleDetail:
     """A new draft version of a rule (a change to a rule is always a new version)."""
     try:
@@ -93,7 +88,7 @@ def create_rule(body: DefinitionBody, session: DB, principal: Editor) -> RuleDet
     return queries.rule_detail(session, created)
 
 
-@router.post("/rules/{rule_id}/publish", responses=_errors(401, 403, 404, 409))
+@router.post("/rules/{rule_id}/publish", responses=error_responses(401, 403, 404, 409))
 def publish(rule_id: uuid.UUID, session: DB, principal: Editor) -> RuleDetail:
     """Publish a draft; the version published before it is retired."""
     found = _rule(session, rule_id)
@@ -104,7 +99,7 @@ def publish(rule_id: uuid.UUID, session: DB, principal: Editor) -> RuleDetail:
     return queries.rule_detail(session, found)
 
 
-@router.post("/rules/{rule_id}/dry-run", responses=_errors(401, 403, 404, 422))
+@router.post("/rules/{rule_id}/dry-run", responses=error_responses(401, 403, 404, 422))
 def dry_run(
     rule_id: uuid.UUID, session: DB, principal: AnyOfficer, body: AsOf | None = None
 ) -> DryRun:
@@ -114,7 +109,7 @@ def dry_run(
     return queries.dry_run(session, definition, as_of)
 
 
-@router.post("/rules/{rule_id}/run", responses=_errors(401, 403, 404, 409, 422))
+@router.post("/rules/{rule_id}/run", responses=error_responses(401, 403, 404, 409, 422))
 def run(rule_id: uuid.UUID, session: DB, principal: Supervisor, body: AsOf | None = None) -> RunOut:
     """Run a published version now; offers already made are never made again."""
     found = _rule(session, rule_id)
@@ -126,13 +121,13 @@ def run(rule_id: uuid.UUID, session: DB, principal: Supervisor, body: AsOf | Non
     return RunOut.model_validate(done)
 
 
-@router.get("/rules/{rule_id}/runs", responses=_errors(401, 403, 404))
+@router.get("/rules/{rule_id}/runs", responses=error_responses(401, 403, 404))
 def runs(rule_id: uuid.UUID, session: DB, principal: AnyOfficer) -> list[RunOut]:
     """The rule's runs (all versions), newest first."""
     return queries.runs_of(session, _rule(session, rule_id))
 
 
-@router.get("/persons/{person_id}/offers", responses=_errors(401, 404))
+@router.get("/persons/{person_id}/offers", responses=error_responses(401, 404))
 def offers(
     person_id: uuid.UUID, session: DB, principal: SignedIn,
     lang: Annotated[Language, Query(description="language of reasons and service names")] = "mk",
@@ -146,14 +141,14 @@ def offers(
 
 
 def _known_service(session: Session, code: str) -> None:
-    if session.scalar(select(Service.id).where(Service.code == code).limit(1)) is None:
+    if unknown_services(session, [code]):
         details = [{"field": "body.service", "problem": f"unknown service {code!r}"}]
-        raise ApiError(422, "invalid", "The request has invalid fields.", details)
+        raise invalid_fields(details)
 
 
 @router.post(
     "/persons/{person_id}/proactive-opt-outs", status_code=201,
-    responses=_errors(401, 403, 404, 422),
+    responses=error_responses(401, 403, 404, 422),
 )  # fmt: skip
 def opt_out(person_id: uuid.UUID, body: OptOut, session: DB, principal: SignedIn) -> OptOutOut:
     """No proactive handling of a service for this person: open offers for it are declined."""

@@ -17,26 +17,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from navreme import clock
-from navreme.catalogue.models import Service
+from navreme.catalogue.queries import unknown_services
 from navreme.config import get_settings
 from navreme.identity.principal import Principal
 from navreme.planning.portfolio import PlannedVisit, PortfolioPlan
 from navreme.registry.models import Person
-from navreme.registry.schemas import ErrorOut
+from navreme.registry.schemas import error_responses
 from navreme.scheduling import actions, plans, queries
 from navreme.scheduling.models import Appointment, Counter, Office, WaitlistEntry
 from navreme.scheduling.queries import Need, VisitItem
 from navreme.web.deps import DB, SignedIn, Who, deny
-from navreme.web.errors import ApiError
+from navreme.web.errors import ApiError, invalid_fields
 from navreme.web.idempotency import run_once
 
 router = APIRouter(prefix="/api/v1", tags=["appointments"])
 
 ServiceCode = Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[a-z0-9-]+$")]
-
-
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorOut} for status in statuses}
 
 
 class OfficeOut(BaseModel):
@@ -155,15 +151,14 @@ def _office(session: Session, code: str, field: str = "office") -> Office:
     office = session.scalar(select(Office).where(Office.code == code))
     if office is None:
         details = [{"field": f"body.{field}", "problem": f"unknown office {code!r}"}]
-        raise ApiError(422, "invalid", "The request has invalid fields.", details)
+        raise invalid_fields(details)
     return office
 
 
 def _known_services(session: Session, codes: set[str]) -> None:
-    known = set(session.scalars(select(Service.code).where(Service.code.in_(codes))))
-    if unknown := sorted(codes - known):
+    if unknown := unknown_services(session, codes):
         details = [{"field": "service", "problem": f"unknown service {code!r}"} for code in unknown]
-        raise ApiError(422, "invalid", "The request has invalid fields.", details)
+        raise invalid_fields(details)
 
 
 def _near(session: Session, principal: Principal, near: str | None) -> tuple[float, float] | None:
@@ -189,7 +184,7 @@ def _near(session: Session, principal: Principal, near: str | None) -> tuple[flo
     return lat, lon
 
 
-@router.get("/offices", responses=_errors(422))
+@router.get("/offices", responses=error_responses(422))
 def offices(
     session: DB,
     service: Annotated[list[ServiceCode] | None, Query(max_length=8)] = None,
@@ -203,7 +198,7 @@ def offices(
     return [office_out(o) for o in sorted(found, key=lambda o: o.code)]
 
 
-@router.get("/slots", responses=_errors(401, 422))
+@router.get("/slots", responses=error_responses(401, 422))
 def slots(
     session: DB,
     principal: Who,
@@ -251,7 +246,7 @@ def _items(body: list[ItemIn]) -> list[VisitItem]:
     return [VisitItem(i.person_id, i.service, i.action, i.offer_id) for i in body]
 
 
-@router.post("/appointments", status_code=201, responses=_errors(401, 403, 409, 422))
+@router.post("/appointments", status_code=201, responses=error_responses(401, 403, 409, 422))
 def book(body: AppointmentIn, request: Request, session: DB, principal: SignedIn) -> AppointmentOut:
     """Book a slot (or hold it with `hold: true`) for one or more people and services."""
     settings = get_settings()
@@ -295,7 +290,7 @@ def _appointment(session: Session, principal: Principal, appointment_id: uuid.UU
     return found
 
 
-@router.get("/appointments/{appointment_id}", responses=_errors(401, 404))
+@router.get("/appointments/{appointment_id}", responses=error_responses(401, 404))
 def appointment(appointment_id: uuid.UUID, session: DB, principal: SignedIn) -> AppointmentOut:
     return appointment_out(session, _appointment(session, principal, appointment_id))
 
@@ -315,7 +310,7 @@ def _change(
     return run_once(session, request, principal, body, effect)
 
 
-@router.post("/appointments/{appointment_id}/confirm", responses=_errors(401, 404, 409))
+@router.post("/appointments/{appointment_id}/confirm", responses=error_responses(401, 404, 409))
 def confirm(
     appointment_id: uuid.UUID, request: Request, session: DB, principal: SignedIn
 ) -> AppointmentOut:
@@ -324,7 +319,7 @@ def confirm(
                    lambda a: actions.confirm(session, principal, a))  # fmt: skip
 
 
-@router.post("/appointments/{appointment_id}/cancel", responses=_errors(401, 404, 409))
+@router.post("/appointments/{appointment_id}/cancel", responses=error_responses(401, 404, 409))
 def cancel(
     appointment_id: uuid.UUID, request: Request, session: DB, principal: SignedIn
 ) -> AppointmentOut:
@@ -333,7 +328,9 @@ def cancel(
                    lambda a: actions.cancel(session, get_settings(), principal, a))  # fmt: skip
 
 
-@router.post("/appointments/{appointment_id}/reschedule", responses=_errors(401, 404, 409, 422))
+@router.post(
+    "/appointments/{appointment_id}/reschedule", responses=error_responses(401, 404, 409, 422)
+)
 def reschedule(
     appointment_id: uuid.UUID, body: RescheduleIn, request: Request, session: DB,
     principal: SignedIn,
@@ -371,19 +368,23 @@ def _mark(
     return run_once(session, request, principal, None, effect)
 
 
-@router.post("/appointments/{appointment_id}/check-in", responses=_errors(401, 403, 404, 409))
+@router.post(
+    "/appointments/{appointment_id}/check-in", responses=error_responses(401, 403, 404, 409)
+)
 def check_in(
     appointment_id: uuid.UUID, request: Request, session: DB, principal: SignedIn
 ) -> MarkOut:
     return _mark("check_in", appointment_id, request, session, principal)
 
 
-@router.post("/appointments/{appointment_id}/done", responses=_errors(401, 403, 404, 409))
+@router.post("/appointments/{appointment_id}/done", responses=error_responses(401, 403, 404, 409))
 def done(appointment_id: uuid.UUID, request: Request, session: DB, principal: SignedIn) -> MarkOut:
     return _mark("done", appointment_id, request, session, principal)
 
 
-@router.post("/appointments/{appointment_id}/no-show", responses=_errors(401, 403, 404, 409))
+@router.post(
+    "/appointments/{appointment_id}/no-show", responses=error_responses(401, 403, 404, 409)
+)
 def no_show(
     appointment_id: uuid.UUID, request: Request, session: DB, principal: SignedIn
 ) -> MarkOut:
@@ -396,7 +397,7 @@ class PersonAppointmentsOut(BaseModel):
     appointments: list[AppointmentOut]
 
 
-@router.get("/persons/{person_id}/appointments", responses=_errors(401, 404))
+@router.get("/persons/{person_id}/appointments", responses=error_responses(401, 404))
 def person_appointments(
     person_id: uuid.UUID, session: DB, principal: SignedIn
 ) -> PersonAppointmentsOut:
@@ -419,7 +420,7 @@ class OfficeDayOut(BaseModel):
     appointments: list[AppointmentOut]
 
 
-@router.get("/offices/{office_code}/day", responses=_errors(401, 403, 404))
+@router.get("/offices/{office_code}/day", responses=error_responses(401, 403, 404))
 def office_day(
     office_code: str, session: DB, principal: SignedIn,
     day: Annotated[date | None, Query(description="local date; default today")] = None,
@@ -448,7 +449,7 @@ def _waitlist_out(session: Session, entry: WaitlistEntry) -> WaitlistOut:
     )  # fmt: skip
 
 
-@router.post("/waitlist", status_code=201, responses=_errors(401, 404, 422))
+@router.post("/waitlist", status_code=201, responses=error_responses(401, 404, 422))
 def join_waitlist(
     body: WaitlistIn, request: Request, session: DB, principal: SignedIn
 ) -> WaitlistOut:
@@ -472,7 +473,7 @@ def join_waitlist(
     return run_once(session, request, principal, body, effect, status_code=201)
 
 
-@router.delete("/waitlist/{entry_id}", responses=_errors(401, 404))
+@router.delete("/waitlist/{entry_id}", responses=error_responses(401, 404))
 def leave_waitlist(entry_id: uuid.UUID, session: DB, principal: SignedIn) -> WaitlistOut:
     entry = session.get(WaitlistEntry, entry_id)
     person = session.get(Person, entry.person_id) if entry else None
@@ -486,7 +487,7 @@ def leave_waitlist(entry_id: uuid.UUID, session: DB, principal: SignedIn) -> Wai
 
 @router.get(
     "/appointments/{appointment_id}/invite.ics",
-    responses={**_errors(401, 404), 200: {"content": {"text/calendar": {}}}},
+    responses={**error_responses(401, 404), 200: {"content": {"text/calendar": {}}}},
     response_class=Response,
 )
 def invite(appointment_id: uuid.UUID, session: DB, principal: SignedIn) -> Response:
@@ -565,14 +566,16 @@ def _planned_person(session: Session, principal: Principal, person_id: uuid.UUID
     return person
 
 
-@router.get("/persons/{person_id}/plan", responses=_errors(401, 404))
+@router.get("/persons/{person_id}/plan", responses=error_responses(401, 404))
 def plan(person_id: uuid.UUID, session: DB, principal: SignedIn) -> PlanOut:
     """The fewest visits that cover the person's and their minor wards' open offers."""
     person = _planned_person(session, principal, person_id)
     return _plan_out(session, plans.plan_for(session, get_settings(), person))
 
 
-@router.post("/persons/{person_id}/plan/hold", status_code=201, responses=_errors(401, 404, 422))
+@router.post(
+    "/persons/{person_id}/plan/hold", status_code=201, responses=error_responses(401, 404, 422)
+)
 def hold_plan(
     person_id: uuid.UUID, request: Request, session: DB, principal: SignedIn,
     body: HoldPlanIn | None = None,

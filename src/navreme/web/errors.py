@@ -29,6 +29,14 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.details = status, code, message, details
 
 
+INVALID_FIELDS = "The request has invalid fields."
+
+
+def invalid_fields(details: list[dict[str, Any]]) -> ApiError:
+    """422 with one {"field", "problem"} per problem: the same shape as schema validation."""
+    return ApiError(422, "invalid", INVALID_FIELDS, details)
+
+
 def envelope(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
@@ -72,7 +80,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         details = _validation_details(exc)
-        return _respond(request, 422, "invalid", "The request has invalid fields.", details)
+        return _respond(request, 422, "invalid", INVALID_FIELDS, details)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
