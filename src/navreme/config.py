@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +45,27 @@ class Settings(BaseSettings):
         default=0, ge=0, le=1000, description="requests inside the app at once; 0: by database"
     )
     max_request_bytes: int = Field(default=5_000_000, ge=1024)
+    ladder_step_hours: float = Field(
+        default=24, gt=0, description="how long a step of the fallback ladder waits for an answer"
+    )
+    max_tries: int = Field(
+        default=8, ge=1, le=50, description="tries per delivery, retryable errors"
+    )
+    retry_base_seconds: float = Field(default=5, gt=0)
+    retry_cap_seconds: float = Field(default=3600, gt=0)
+    lease_seconds: int = Field(default=120, ge=5, description="a worker's claim on a delivery")
+    sweep_grace_seconds: int = Field(default=120, ge=0, description="due this long: hand out again")
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown_seconds: float = Field(default=30, gt=0)
+    dispatch_batch: int = Field(default=200, ge=1, le=5000, description="delivery ids per task")
+    channel_rates: dict[str, float] = Field(
+        default_factory=dict, description="JSON: channel -> messages per second, per process"
+    )
+    rate_wait_seconds: float = Field(default=2, ge=0)
+    channels: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="JSON: channel -> {adapter, options…}; unset channels are fake outside production",
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -1,4 +1,4 @@
-"""`navreme worker`: the Huey consumer (periodic jobs; message delivery comes with messaging)."""
+"""`navreme worker`: the Huey consumer: message deliveries (priority lane first) and periodic jobs."""
 
 from __future__ import annotations
 

@@ -6,14 +6,15 @@ be idempotent, so it may run more often than needed (the daily rule run is check
 
 from __future__ import annotations
 
-from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey import Huey, PriorityRedisHuey, SqliteHuey, crontab
 
 from navreme.config import Settings, get_settings
 
 
 def make_huey(settings: Settings) -> Huey:
     if settings.queue_url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey("navreme", url=settings.queue_url)
+        # Priority-aware (a Redis sorted set): the messaging priority lane goes first.
+        return PriorityRedisHuey("navreme", url=settings.queue_url)
     settings.home.mkdir(parents=True, exist_ok=True)
     return SqliteHuey("navreme", filename=str(settings.home / "queue.db"))
 
@@ -59,3 +60,24 @@ def forget_idempotency_keys() -> int:
 
     with session_scope() as session:
         return forget_old(session)
+
+
+@huey.periodic_task(crontab(minute="*/5"), name="scheduling.send_due_invitations")
+def send_due_invitations() -> int:
+    """Every five minutes: held appointments whose invitation day has come are offered."""
+    from navreme.db import session_scope
+    from navreme.scheduling.invitations import send_due_invitations as invite
+
+    total = 0
+    while True:  # a thousand per transaction, so a big campaign day commits as it goes
+        with session_scope() as session:
+            sent = invite(session, get_settings(), limit=1000)
+        total += sent
+        if sent < 1000:
+            return total
+
+
+# Task modules register themselves on import; the consumer must see every one of them.
+from navreme.messaging import tasks as messaging_tasks  # noqa: E402
+
+__all__ = ["huey", "make_huey", "messaging_tasks"]

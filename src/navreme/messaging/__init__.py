@@ -1,0 +1,1 @@
+"""The messaging hub: one message model, an outbox, workers, and a channel adapter per channel."""
