@@ -3,13 +3,15 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+JASMIN_VENV := .venv-jasmin
+JASMIN_VERSION := 0.11.0
 UV_VERSION := 0.13.9
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export NAVREME_HOME ?= $(CURDIR)/var
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run test lint audit-deps migrations-check seed bench-seed bench-rules bench-planning bench-booking clean
+.PHONY: help install install-dev os-packages jasmin install-prosody run test lint audit-deps migrations-check seed bench-seed bench-rules bench-planning bench-booking clean
 
 help: ## list every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -28,7 +30,34 @@ $(VENV)/.installed-dev: $(BIN)/uv pyproject.toml uv.lock
 
 install: $(VENV)/.installed ## create .venv and install Navreme from the lock file
 
-install-dev: $(VENV)/.installed-dev ## install Navreme with the development tools (and the benchmarks' peer and the simulation's extra, so their tests run)
+install-prosody: ## install the Prosody XMPP server from Debian when absent (the XMPP channel tests start one)
+	@command -v prosody >/dev/null || apt-get install -y --no-install-recommends prosody \
+	  || { apt-get update -qq && apt-get install -y --no-install-recommends prosody; }
+
+# Debian packages outside the venv, installed only when absent: the letters' Unicode font
+# (Cyrillic, Albanian) and the voice channel's speech synthesiser.
+DEBIAN_PACKAGES := fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf espeak-ng:/usr/bin/espeak-ng
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+os-packages: ## the Debian packages the letter (DejaVu font) and voice (espeak-ng) channels need
+	@missing=""; for pair in $(DEBIAN_PACKAGES); do \
+	  [ -e "$${pair#*:}" ] || missing="$$missing $${pair%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+install-dev: os-packages jasmin install-prosody $(VENV)/.installed-dev ## install Navreme with the development tools (and the benchmarks' peer and the simulation's extra, so their tests run)
+
+# Jasmin pins Twisted 23.10 and friends, so it gets a venv of its own; 0.11.1 loses DLRs (jasmin#1236)
+$(JASMIN_VENV)/bin/jasmind.py:
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y --no-install-recommends redis-server; }
+	@command -v rabbitmqctl >/dev/null || { apt-get update -qq && apt-get install -y --no-install-recommends rabbitmq-server; }
+	$(PY) -m venv $(JASMIN_VENV)
+	$(JASMIN_VENV)/bin/pip install -q --disable-pip-version-check "jasmin==$(JASMIN_VERSION)"
+
+jasmin: $(JASMIN_VENV)/bin/jasmind.py ## the Jasmin SMS gateway in .venv-jasmin (and redis/rabbitmq if absent) for the SMS channel's tests
 
 run: install ## set up the embedded database under ./var, seed the demo country, serve on http://127.0.0.1:8000
 	NAVREME_ENV=$${NAVREME_ENV:-development} $(BIN)/navreme demo --host $(HOST) --port $(PORT)
@@ -66,5 +95,5 @@ bench-planning: $(VENV)/.installed-bench ## benchmark: renewal waves for 10k, 10
 bench-booking: $(VENV)/.installed-bench ## benchmark: 10k racing bookings through the API on PostgreSQL beside a naive route (ARGS=...)
 	$(BIN)/navreme bench booking $(ARGS)
 
-clean: ## remove the virtual environment and ./var
-	rm -rf $(VENV) var
+clean: ## remove the virtual environments and ./var
+	rm -rf $(VENV) $(JASMIN_VENV) var

@@ -1,0 +1,1 @@
+"""Real third-party servers for integration tests: config in a temporary folder, loopback only."""
