@@ -10,6 +10,8 @@ from navreme.cli import (
     bench,
     db,
     identity,
+    listen,
+    messages,
     plan,
     registry,
     rules,
@@ -46,12 +48,14 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(audit.app, name="audit")
 app.add_typer(simulate.app, name="simulate")
 app.add_typer(plan.app, name="plan")
+app.add_typer(messages.app, name="messages")
 app.add_typer(identity.officer_app, name="officer")
 app.add_typer(identity.token_app, name="token")
 app.command("seed")(seed.seed)
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo)
 app.command("worker")(worker.worker)
+app.command("listen")(listen.listen)
 
 if __name__ == "__main__":
     app()

@@ -14,7 +14,7 @@ from navreme import clock
 from navreme.audit.actions import record
 from navreme.config import get_settings
 from navreme.identity import secrets
-from navreme.identity.models import ApiToken, DevOutboxMessage, Officer, OneTimeCode, WebSession
+from navreme.identity.models import ApiToken, Officer, OneTimeCode, WebSession
 from navreme.identity.principal import Principal
 from navreme.identity.queries import officer_by_username
 from navreme.registry.models import ContactEndpoint, Person
@@ -146,22 +146,19 @@ def request_citizen_code(session: Session, *, national_id: str) -> CodeChallenge
     return CodeChallenge(challenge.id, secrets.mask_address(endpoint.channel, endpoint.address))
 
 
-CODE_TEXT = {
-    "mk": "Вашиот код за најава на Навреме е {code}. Важи {minutes} минути. Не го споделувајте.",
-    "sq": "Kodi juaj për hyrje në Navreme është {code}. Vlen {minutes} minuta. Mos e ndani.",
-    "en": "Your Navreme login code is {code}. It is valid for {minutes} minutes. Do not share it.",
-}
-
-
 def deliver_code(session: Session, *, endpoint: ContactEndpoint, code: str, language: str) -> None:
-    """Until the messaging hub exists, codes go to the development outbox the demo shows."""
-    minutes = get_settings().otp_ttl_seconds // 60
-    body = CODE_TEXT.get(language, CODE_TEXT["en"]).format(code=code, minutes=minutes)
-    session.add(
-        DevOutboxMessage(
-            channel=endpoint.channel, address=endpoint.address, subject="Navreme", body=body
-        )
-    )
+    """The code goes out through the messaging hub on the priority lane, to that endpoint only.
+
+    It is written in this transaction (the outbox); the development outbox page shows it
+    when the channel is the fake one.
+    """
+    from navreme.messaging.actions import send
+
+    send(
+        session, person_id=endpoint.person_id, purpose="login", template="login_code",
+        context={"code": code, "minutes": get_settings().otp_ttl_seconds // 60},
+        lane="priority", urgent=True, language=language, to=(endpoint.channel, endpoint.address),
+    )  # fmt: skip
 
 
 def verify_citizen_code(

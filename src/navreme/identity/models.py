@@ -89,16 +89,3 @@ class OneTimeCode(Base):
     expires_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(default=0)
     used_at: Mapped[datetime | None]
-
-
-class DevOutboxMessage(Base):
-    """Messages Navreme would send, kept for the demo until the messaging hub exists."""
-
-    __tablename__ = "dev_outbox"
-
-    id: Mapped[uuid.UUID] = id_column()
-    channel: Mapped[str] = mapped_column(String(16))
-    address: Mapped[str] = mapped_column(String(320))
-    subject: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(String(4000))
-    created_at: Mapped[datetime] = created_column()

@@ -55,9 +55,12 @@ def _refusals() -> Iterator[None]:
         raise ApiError(409, "conflict", str(conflict)) from None
 
 
-def _readable(
+def readable_person(
     session: Session, principal: Principal, person_id: uuid.UUID, *, section: str
 ) -> Person:
+    """The person if `principal` may read this section of the record (an officer's read is
+    audited as a view of it); 404 otherwise, the refusal audited. Every domain's person routes
+    use it."""
     person = queries.get_person_for(session, principal, person_id)
     if person is None:
         raise deny(session, principal, action="person.view", object_kind="person",
@@ -67,9 +70,10 @@ def _readable(
     return person
 
 
-def _contact_changeable(
+def contact_changeable_person(
     session: Session, principal: Principal, person_id: uuid.UUID, *, action: str
 ) -> Person:
+    """The person if `principal` may change their contacts, consents and contact settings."""
     person = queries.get_person_for_contact_change(session, principal, person_id)
     if person is None:
         # Officers may know the person exists (they can read every record): say "forbidden".
@@ -110,7 +114,9 @@ def look_up_person(body: PersonLookup, session: DB, principal: AnyOfficer) -> Pe
 @router.get("/persons/{person_id}", responses=error_responses(404))
 def person(person_id: uuid.UUID, session: DB, principal: SignedIn) -> PersonOut:
     """The person's record: any officer (audited), the person, a minor's guardian."""
-    return PersonOut.model_validate(_readable(session, principal, person_id, section="person"))
+    return PersonOut.model_validate(
+        readable_person(session, principal, person_id, section="person")
+    )
 
 
 @router.patch("/persons/{person_id}", responses=error_responses(403, 404, 409, 422))
@@ -129,7 +135,7 @@ def change_person(
 
 @router.get("/persons/{person_id}/documents", responses=error_responses(404))
 def documents(person_id: uuid.UUID, session: DB, principal: SignedIn) -> list[DocumentOut]:
-    _readable(session, principal, person_id, section="documents")
+    readable_person(session, principal, person_id, section="documents")
     return [DocumentOut.model_validate(row) for row in queries.documents_of(session, person_id)]
 
 
@@ -147,7 +153,7 @@ def add_document(
 
 @router.get("/persons/{person_id}/events", responses=error_responses(404))
 def life_events(person_id: uuid.UUID, session: DB, principal: SignedIn) -> list[LifeEventOut]:
-    _readable(session, principal, person_id, section="events")
+    readable_person(session, principal, person_id, section="events")
     return [LifeEventOut.model_validate(row) for row in queries.life_events_of(session, person_id)]
 
 
@@ -169,7 +175,7 @@ def record_life_event(
 
 @router.get("/persons/{person_id}/contacts", responses=error_responses(404))
 def contacts(person_id: uuid.UUID, session: DB, principal: SignedIn) -> list[ContactOut]:
-    _readable(session, principal, person_id, section="contacts")
+    readable_person(session, principal, person_id, section="contacts")
     return [ContactOut.model_validate(row) for row in queries.contacts_of(session, person_id)]
 
 
@@ -180,7 +186,7 @@ def add_contact(
     person_id: uuid.UUID, body: ContactCreate, session: DB, principal: SignedIn
 ) -> ContactOut:
     """Add an unverified endpoint (the person, a minor's guardian, data managers)."""
-    found = _contact_changeable(session, principal, person_id, action="contact.add")
+    found = contact_changeable_person(session, principal, person_id, action="contact.add")
     with _refusals():
         endpoint = actions.add_contact(session, person=found, new=body, actor=principal)
     return ContactOut.model_validate(endpoint)
@@ -191,7 +197,7 @@ def consents(
     person_id: uuid.UUID, session: DB, principal: SignedIn, history: bool = False
 ) -> ConsentsOut:
     """Consent in force per purpose × channel; `?history=true` adds the whole ledger."""
-    _readable(session, principal, person_id, section="consents")
+    readable_person(session, principal, person_id, section="consents")
     ledger = queries.consent_ledger(session, person_id)
     current = [
         ConsentState.model_validate(c, from_attributes=True)
@@ -208,7 +214,7 @@ def change_consent(
     person_id: uuid.UUID, body: ConsentChange, session: DB, principal: SignedIn
 ) -> ConsentEventOut:
     """Give (granted=true) or withdraw (granted=false) consent: the same one call."""
-    found = _contact_changeable(session, principal, person_id, action="consent.change")
+    found = contact_changeable_person(session, principal, person_id, action="consent.change")
     event = actions.change_consent(session, person=found, change=body, actor=principal)
     return ConsentEventOut.model_validate(event)
 
@@ -225,13 +231,13 @@ def _link_out(link: GuardianLink, other: Person) -> GuardianLinkOut:
 
 @router.get("/persons/{person_id}/guardians", responses=error_responses(404))
 def guardians(person_id: uuid.UUID, session: DB, principal: SignedIn) -> list[GuardianLinkOut]:
-    _readable(session, principal, person_id, section="guardians")
+    readable_person(session, principal, person_id, section="guardians")
     return [_link_out(link, other) for link, other in queries.guardians_of(session, person_id)]
 
 
 @router.get("/persons/{person_id}/wards", responses=error_responses(404))
 def wards(person_id: uuid.UUID, session: DB, principal: SignedIn) -> list[GuardianLinkOut]:
-    _readable(session, principal, person_id, section="wards")
+    readable_person(session, principal, person_id, section="wards")
     return [_link_out(link, other) for link, other in queries.wards_of(session, person_id)]
 
 

@@ -100,7 +100,8 @@ class ContactEndpoint(Base):
         ForeignKey("persons.id", ondelete="CASCADE"), index=True
     )
     channel: Mapped[str] = mapped_column(String(16))
-    address: Mapped[str] = mapped_column(String(320))
+    # An e-mail fits in 320; a web push subscription (endpoint URL and keys, as JSON) does not.
+    address: Mapped[str] = mapped_column(String(1000))
     preference: Mapped[int] = mapped_column(default=100)  # lower is preferred
     verified_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_column()

@@ -283,7 +283,7 @@ class LifeEventOut(BaseModel):
 
 class ContactCreate(Input):
     channel: Channel
-    address: str = Field(min_length=1, max_length=320)
+    address: str = Field(min_length=1, max_length=1000)
     preference: int = Field(default=100, ge=0, le=1000, description="lower is preferred")
 
     @field_validator("address")

@@ -45,6 +45,9 @@ def _mount_domains(app: FastAPI) -> None:
     from navreme.catalogue import api as catalogue_api
     from navreme.identity import api as identity_api
     from navreme.identity import pages as identity_pages
+    from navreme.messaging import api as messaging_api
+    from navreme.messaging import outbox_api
+    from navreme.messaging import webhooks as messaging_webhooks
     from navreme.registry import api as registry_api
     from navreme.rules import api as rules_api
     from navreme.scheduling import api as scheduling_api
@@ -53,6 +56,7 @@ def _mount_domains(app: FastAPI) -> None:
     for router in (
         identity_api.router, registry_api.router, catalogue_api.router, audit_api.router,
         rules_api.router, scheduling_api.router,
+        messaging_api.router, messaging_webhooks.router, outbox_api.router,
         pages.router, identity_pages.router,
     ):  # fmt: skip
         app.include_router(router)

@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session
 from navreme.config import get_settings
 from navreme.db import session_scope
 from navreme.identity import secrets
-from navreme.identity.models import DevOutboxMessage
 from navreme.identity.principal import ANONYMOUS, Principal
+from navreme.messaging.channels.registry import options_for
+from navreme.messaging.models import Delivery
+from navreme.registry.models import CHANNELS
 from navreme.web import i18n
 from navreme.web.deps import DB, resolve_principal
 from navreme.web.paths import TEMPLATES_DIR
@@ -96,12 +98,19 @@ def start(request: Request, session: DB) -> HTMLResponse:
     return render(request, "start.html", principal, logins=logins, citizens=citizens)
 
 
+def fake_channel_deliveries(session: Session, *, limit: int) -> list[Delivery]:
+    """The newest deliveries on channels served by the fake adapter (development only)."""
+    settings = get_settings()
+    fake = [c for c in CHANNELS if (options_for(settings, c) or ("",))[0] == "fake"]
+    query = select(Delivery).where(Delivery.channel.in_(fake))
+    return list(session.scalars(query.order_by(Delivery.created_at.desc()).limit(limit)))
+
+
 @router.get("/dev/outbox", response_class=HTMLResponse)
 def outbox(request: Request) -> HTMLResponse:
     if get_settings().env != "development":
         return render_error(request, status=404, message="Not found.")
     with session_scope() as session:
         principal = page_principal(request, session)
-        query = select(DevOutboxMessage).order_by(DevOutboxMessage.created_at.desc()).limit(50)
-        messages = list(session.scalars(query))
+        messages = fake_channel_deliveries(session, limit=50)
     return render(request, "outbox.html", principal, messages=messages)
