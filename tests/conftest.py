@@ -129,3 +129,33 @@ def client(settings: config.Settings) -> Iterator[TestClient]:
 
     with TestClient(create_app(), raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def live_server(settings: config.Settings) -> Iterator[str]:
+    """Navreme served by uvicorn on a loopback port in a thread of this process (for tests that
+    need real concurrent HTTP: races, parallel webhooks); stopped when the test ends."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from navreme.web.app import create_app
+    from tests.servers.process import any_free_port
+
+    port = any_free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)

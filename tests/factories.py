@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from navreme import clock
 from navreme.identity.actions import create_officer
-from navreme.identity.models import Department, DevOutboxMessage, Officer
+from navreme.identity.models import Department, Officer
+from navreme.messaging.models import Delivery
 from navreme.registry import embg
 from navreme.registry.models import ContactEndpoint, Document, Municipality, Person
 from navreme.scheduling.models import Office
@@ -114,9 +115,7 @@ def officer_token(client: TestClient, login: OfficerLogin) -> dict[str, str]:
 def last_code(session: Session, address: str) -> str:
     session.expire_all()
     message = session.scalars(
-        select(DevOutboxMessage)
-        .where(DevOutboxMessage.address == address)
-        .order_by(DevOutboxMessage.created_at.desc())
+        select(Delivery).where(Delivery.address == address).order_by(Delivery.created_at.desc())
     ).first()
     assert message is not None, f"no code was sent to {address}"
     found = re.search(r"\b(\d{6})\b", message.body)

@@ -99,6 +99,6 @@ def test_every_form_post__without_csrf__refused_and_nothing_happens(
         assert client.post(path, data={**data, "csrf_token": "nope"}).status_code == 403
     from sqlalchemy import func, select
 
-    from navreme.identity.models import DevOutboxMessage
+    from navreme.messaging.models import Delivery
 
-    assert db_session.scalar(select(func.count()).select_from(DevOutboxMessage)) == 0
+    assert db_session.scalar(select(func.count()).select_from(Delivery)) == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -12,19 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.servers.process import free_port
+
 FIRST_PORT = 25232  # fixed test ports stay below the ephemeral range (COMPONENTS.md)
 READY_WITHIN_S = 15.0
-
-
-def _free_port() -> int:
-    for port in range(FIRST_PORT, FIRST_PORT + 200):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free loopback port in {FIRST_PORT}…{FIRST_PORT + 199}")
 
 
 def _config(folder: Path, port: int) -> Path:
@@ -56,7 +46,7 @@ def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> 
 @pytest.fixture
 def radicale_url(tmp_path: Path) -> Iterator[str]:
     """The base URL of a fresh Radicale (any user, any password) with empty storage."""
-    port = _free_port()
+    port = free_port(FIRST_PORT)
     log = tmp_path / "radicale.log"
     with log.open("wb") as output:
         process = subprocess.Popen(

@@ -29,7 +29,8 @@ from navreme.catalogue.actions import load_demo_catalogue
 from navreme.config import get_settings
 from navreme.identity.actions import create_api_token, start_session
 from navreme.identity.principal import Principal
-from navreme.registry.models import GuardianLink
+from navreme.messaging.models import Conversation, ConversationItem
+from navreme.registry.models import ContactEndpoint, GuardianLink
 from navreme.rules.actions import create_rule_version, publish_rule
 from navreme.scheduling.actions import make_appointment
 from navreme.scheduling.models import WaitlistEntry
@@ -84,6 +85,12 @@ def _build_world(session: Session) -> World:
         session, officer_id=officers["officer_a"].officer.id, name="matrix",
         actor=Principal(kind="officer", id=admin.id, roles=frozenset({"admin"})),
     )  # fmt: skip
+    conversation = Conversation(person_id=person_a.id)
+    session.add(conversation)
+    session.flush()
+    item = ConversationItem(conversation_id=conversation.id, direction="in", channel="sms",
+                            text="?", needs_officer=True)  # fmt: skip
+    session.add(item)
     session.commit()
     subjects = {name: ("officer", login.officer.id) for name, login in officers.items()}
     subjects |= {"citizen_a": ("citizen", person_a.id), "citizen_b": ("citizen", person_b.id)}
@@ -94,6 +101,9 @@ def _build_world(session: Session) -> World:
         "code": "id-card", "national_id": person_a.national_id, "rule_id": str(rule.id),
         "office_code": office.code, "appointment_id": str(appointment.id),
         "entry_id": str(entry.id), "starts_at": (starts_at + timedelta(hours=1)).isoformat(),
+        "channel": "telegram", "item_id": str(item.id),
+        "endpoint_id": str(session.scalars(select(ContactEndpoint.id).where(
+            ContactEndpoint.person_id == person_a.id)).one()),
     }  # fmt: skip
     return World(subjects, ids)
 
