@@ -11,7 +11,7 @@ PORT ?= 8000
 export NAVREME_HOME ?= $(CURDIR)/var
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev os-packages jasmin install-prosody run test lint audit-deps migrations-check seed bench-seed bench-rules bench-planning bench-booking clean
+.PHONY: help translations install install-dev os-packages jasmin install-prosody run test lint audit-deps migrations-check seed bench-seed bench-rules bench-planning bench-booking clean
 
 help: ## list every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -35,8 +35,8 @@ install-prosody: ## install the Prosody XMPP server from Debian when absent (the
 	  || { apt-get update -qq && apt-get install -y --no-install-recommends prosody; }
 
 # Debian packages outside the venv, installed only when absent: the letters' Unicode font
-# (Cyrillic, Albanian) and the voice channel's speech synthesiser.
-DEBIAN_PACKAGES := fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf espeak-ng:/usr/bin/espeak-ng
+# (Cyrillic, Albanian), the voice channel's speech synthesiser, and the browser tests' Chromium.
+DEBIAN_PACKAGES := fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf espeak-ng:/usr/bin/espeak-ng chromium:/usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 os-packages: ## the Debian packages the letter (DejaVu font) and voice (espeak-ng) channels need
@@ -75,6 +75,10 @@ migrations-check: install-dev ## Alembic: exactly one head, models and migration
 
 test: install-dev lint migrations-check ## lint, then the whole test suite (SQLite; PostgreSQL too when reachable, always under CI=true)
 	$(BIN)/pytest -q -p no:cacheprovider
+
+translations: install ## list page texts without an mk or sq translation; add them to locale/*/LC_MESSAGES/new.po
+	$(BIN)/navreme translations update
+	$(BIN)/navreme translations check
 
 seed: install ## seed the demo country into ./var (PERSONS=20000 by default)
 	$(BIN)/navreme seed --persons $${PERSONS:-20000}

@@ -18,6 +18,7 @@ from navreme.cli import (
     seed,
     serve,
     simulate,
+    translations,
     worker,
 )  # fmt: skip
 from navreme.config import get_settings
@@ -49,6 +50,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(simulate.app, name="simulate")
 app.add_typer(plan.app, name="plan")
 app.add_typer(messages.app, name="messages")
+app.add_typer(translations.app, name="translations")
 app.add_typer(identity.officer_app, name="officer")
 app.add_typer(identity.token_app, name="token")
 app.command("seed")(seed.seed)

@@ -14,16 +14,12 @@ from navreme.identity import actions, queries
 from navreme.identity.models import Department
 from navreme.identity.principal import Principal
 from navreme.registry import queries as registry
-from navreme.web import i18n
 from navreme.web.deps import DB, SESSION_COOKIE
-from navreme.web.pages import csrf_ok, page_principal, render
+from navreme.web.i18n import N_
+from navreme.web.pages import csrf_ok, language_of, page_principal, render
 
 router = APIRouter(include_in_schema=False)
 Field = Annotated[str, Form(max_length=200)]
-
-
-def _language(request: Request, principal: Principal) -> str:
-    return i18n.choose_language(request, principal.language, get_settings().default_language)
 
 
 def _signed_in(new: actions.NewSession) -> Response:
@@ -37,7 +33,7 @@ def _signed_in(new: actions.NewSession) -> Response:
 
 
 def _expired_form(request: Request, principal: Principal, template: str) -> HTMLResponse:
-    error = i18n.t("form_expired", _language(request, principal))
+    error = N_("The form expired. Please try again.")
     return render(request, template, principal, status=403, error=error)
 
 
@@ -59,7 +55,7 @@ def officer_submit(
             replaces=principal.session_id,
         )  # fmt: skip
     except actions.LoginFailed:
-        error = i18n.t("login_failed", _language(request, principal))
+        error = N_("Wrong username, password or code.")
         return render(request, "login_officer.html", principal, status=401, error=error)
     return _signed_in(new)
 
@@ -96,7 +92,7 @@ def citizen_code(
             replaces=principal.session_id,
         )  # fmt: skip
     except (actions.LoginFailed, ValueError):
-        error = i18n.t("code_failed", _language(request, principal))
+        error = N_("That code is wrong or no longer valid. Ask for a new one.")
         return render(request, "login_citizen.html", principal, status=401, error=error)
     return _signed_in(new)
 
@@ -133,7 +129,7 @@ def _officer_home(request: Request, session: Session, principal: Principal) -> H
     if principal.id is None or principal.department_id is None:
         raise ValueError("an officer principal always has an id and a department")
     department = session.get(Department, principal.department_id)
-    language = _language(request, principal)
+    language = language_of(request, principal)
     name = getattr(department, f"name_{language}", "") if department else ""
     return render(
         request, "me_officer.html", principal,

@@ -62,7 +62,7 @@ def _respond(
         return JSONResponse(envelope(code, message, details), status_code=status, headers=headers)
     from navreme.web.pages import render_error
 
-    return render_error(request, status=status, message=message)
+    return render_error(request, status=status)  # a plain, translated message for people
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:

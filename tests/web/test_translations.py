@@ -1,0 +1,47 @@
+"""Every page text is translated into Macedonian and Albanian (English is the source)."""
+
+from __future__ import annotations
+
+from navreme.web import catalogues, i18n, labels
+
+
+def test_every_page_text_has_an_mk_and_sq_translation() -> None:
+    texts = catalogues.extract()
+    assert len(texts) > 80, "extraction found too few texts: is the method map right?"
+    missing = catalogues.all_problems()
+    assert not missing, "\n".join(str(problem) for problem in missing)
+
+
+def test_every_label_is_extracted() -> None:
+    texts = catalogues.extract()
+    for kind, table in labels.LABELS.items():
+        for code, text in table.items():
+            assert text in texts, (kind, code)
+
+
+def test_a_missing_translation_is_reported(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """The check itself works: a text with no msgstr is named, with where it is used."""
+    po = tmp_path / "mk" / "LC_MESSAGES"
+    po.mkdir(parents=True)
+    (po / "x.po").write_text('msgid "Skip to content"\nmsgstr ""\n', encoding="utf-8")
+    monkeypatch.setattr(catalogues, "catalogue_files", lambda lang: sorted(po.glob("*.po")))
+    texts = {"Skip to content": catalogues.Text("Skip to content", None, "templates/base.html:10")}
+    found = list(catalogues.problems("mk", texts))
+    assert [p.problem for p in found] == ["no translation"]
+    assert "base.html:10" in str(found[0])
+
+
+def test_a_dropped_placeholder_is_reported(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    po = tmp_path / "sq" / "LC_MESSAGES"
+    po.mkdir(parents=True)
+    (po / "x.po").write_text('msgid "Sent to %(dest)s"\nmsgstr "U dërgua"\n', encoding="utf-8")
+    monkeypatch.setattr(catalogues, "catalogue_files", lambda lang: sorted(po.glob("*.po")))
+    texts = {"Sent to %(dest)s": catalogues.Text("Sent to %(dest)s", None, "x.html:1")}
+    assert "placeholder is missing" in next(catalogues.problems("sq", texts)).problem
+
+
+def test_pages_speak_each_language() -> None:
+    assert i18n.translator("mk")("Sign in") == "Најави се"
+    assert i18n.translator("sq")("Sign in") == "Hyr"
+    assert i18n.translator("en")("Sign in") == "Sign in"
+    assert i18n.translator("mk")("an unknown text") == "an unknown text"
