@@ -47,16 +47,21 @@ def _mount_domains(app: FastAPI) -> None:
     from navreme.identity import pages as identity_pages
     from navreme.messaging import api as messaging_api
     from navreme.messaging import outbox_api
+    from navreme.messaging import pages as messaging_pages
     from navreme.messaging import webhooks as messaging_webhooks
     from navreme.registry import api as registry_api
+    from navreme.registry import pages as registry_pages
     from navreme.rules import api as rules_api
+    from navreme.rules import pages as rules_pages
     from navreme.scheduling import api as scheduling_api
-    from navreme.web import pages
+    from navreme.scheduling import pages as scheduling_pages
+    from navreme.web import officer, pages
 
     for router in (
         identity_api.router, registry_api.router, catalogue_api.router, audit_api.router,
         rules_api.router, scheduling_api.router,
         messaging_api.router, messaging_webhooks.router, outbox_api.router,
-        pages.router, identity_pages.router,
+        pages.router, identity_pages.router, rules_pages.router, scheduling_pages.router,
+        messaging_pages.router, registry_pages.router, officer.router,
     ):  # fmt: skip
         app.include_router(router)
