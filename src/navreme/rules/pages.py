@@ -31,7 +31,6 @@ BOOKABLE = ("pending", "notified")  # an accepted offer already has its appointm
 NOTICES = {
     "declined": N_("Done. We will not handle this service for you proactively any more."),
     "held": N_("We are holding a time for each visit of your plan. Please confirm each one."),
-    "cancelled": N_("Your appointment is cancelled."),
 }
 
 
@@ -75,6 +74,8 @@ def decline(offer_id: str, request: Request, session: DB, csrf_token: Field) -> 
     citizen = scheduling_pages.signed_in_citizen(request, session)
     if citizen is None:
         return RedirectResponse("/login/citizen", status_code=303)
+    if not csrf_ok(request, citizen.principal, csrf_token):
+        return render_error(request, status=403, message=N_("The form expired. Please try again."))
     language = language_of(request, citizen.principal)
     offer = next(
         (o for o in open_offers(session, citizen.principal, citizen.person, language)
@@ -82,8 +83,6 @@ def decline(offer_id: str, request: Request, session: DB, csrf_token: Field) -> 
     )  # fmt: skip
     if offer is None:
         return scheduling_pages.not_found(request, session, citizen, offer_id, "offer")
-    if not csrf_ok(request, citizen.principal, csrf_token):
-        return render_error(request, status=403, message=N_("The form expired. Please try again."))
     subject = registry.get_person_for_contact_change(session, citizen.principal, offer.person_id)
     if subject is None:
         return scheduling_pages.not_found(request, session, citizen, offer_id, "offer")

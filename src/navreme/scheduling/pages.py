@@ -488,10 +488,12 @@ def _change(
     if citizen is None:
         return RedirectResponse(SIGN_IN, status_code=303)
     found = _appointment(session, citizen, appointment_id)
+    if not csrf_ok(request, citizen.principal, csrf_token):  # before anything is written
+        if found is None:
+            return render_error(request, status=403, message=EXPIRED_FORM)
+        return _detail(request, session, citizen, found, status=403, error=EXPIRED_FORM)
     if found is None:
         return not_found(request, session, citizen, appointment_id)
-    if not csrf_ok(request, citizen.principal, csrf_token):
-        return _detail(request, session, citizen, found, status=403, error=EXPIRED_FORM)
     try:
         if savepoint:
             with session.begin_nested():
