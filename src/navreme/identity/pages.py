@@ -13,7 +13,7 @@ from navreme.config import get_settings
 from navreme.identity import actions, queries
 from navreme.identity.models import Department
 from navreme.identity.principal import Principal
-from navreme.registry import queries as registry
+from navreme.rules.pages import my_services
 from navreme.web.deps import DB, SESSION_COOKIE
 from navreme.web.i18n import N_
 from navreme.web.pages import csrf_ok, language_of, page_principal, render
@@ -118,11 +118,7 @@ def me(request: Request, session: DB) -> Response:
 
 
 def _citizen_home(request: Request, session: Session, principal: Principal) -> Response:
-    person = registry.get_person_for(session, principal, principal.id) if principal.id else None
-    if person is None:
-        return RedirectResponse("/login/citizen", status_code=303)
-    documents = registry.documents_of(session, person.id)
-    return render(request, "me_citizen.html", principal, person=person, documents=documents)
+    return my_services(request, session, principal)
 
 
 def _officer_home(request: Request, session: Session, principal: Principal) -> HTMLResponse:
