@@ -45,3 +45,14 @@ def test_pages_speak_each_language() -> None:
     assert i18n.translator("sq")("Sign in") == "Hyr"
     assert i18n.translator("en")("Sign in") == "Sign in"
     assert i18n.translator("mk")("an unknown text") == "an unknown text"
+
+
+def test_macedonian_plurals_follow_the_language_not_english() -> None:
+    """Macedonian says "21 ден" (one) but "11 дена" (other): n%10==1 && n%100!=11."""
+    for path in i18n.catalogue_files("mk"):
+        header = path.read_text(encoding="utf-8")
+        assert "plural=(n%10==1 && n%100!=11 ? 0 : 1)" in header, path.name
+    days = i18n.plural_translator("mk")
+    texts = ("%(num)d day ago", "%(num)d days ago")
+    assert days(*texts, 21).endswith("ден")
+    assert days(*texts, 11).endswith("дена")

@@ -39,16 +39,18 @@ def catalogue_files(language: str) -> list[Path]:
 
 @functools.cache
 def translations(language: str) -> Translations:
-    """Every `.po` catalogue of the language merged, compiled in memory (no `.mo` build step)."""
-    merged = Translations()
+    """Every `.po` catalogue of the language merged, compiled in memory (no `.mo` build step).
+    The first catalogue's Plural-Forms header decides plurals (all of a language's agree)."""
+    merged: Translations | None = None
     for path in catalogue_files(language):
         with path.open("rb") as source:
             catalogue = read_po(source, locale=language)
         compiled = io.BytesIO()
         write_mo(compiled, catalogue)  # fuzzy entries are left out, as gettext would
         compiled.seek(0)
-        merged.merge(Translations(compiled))
-    return merged
+        loaded = Translations(compiled)
+        merged = loaded if merged is None else merged.merge(loaded)
+    return merged if merged is not None else Translations()
 
 
 def translator(language: str) -> Translate:
