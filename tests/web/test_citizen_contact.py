@@ -22,8 +22,9 @@ from navreme.messaging.models import (
     Message,
 )
 from navreme.registry import actions
-from navreme.registry.models import ConsentEvent, ContactEndpoint, Person
+from navreme.registry.models import ConsentEvent, ContactEndpoint, GuardianLink, Person
 from navreme.registry.schemas import ConsentChange
+from navreme.scheduling.models import Appointment, AppointmentItem, Counter
 from tests import factories
 from tests.web.support import as_citizen, as_officer, field, submit
 
@@ -324,6 +325,21 @@ def test_settings__quiet_hours__saved_switched_off_and_bad_times_refused(
 # --- what we hold ---
 
 
+def _booked(session: Session, person: Person) -> None:
+    office = factories.office(session)
+    counter = session.scalars(select(Counter).where(Counter.office_id == office.id)).first()
+    assert counter is not None
+    starts = clock.now() + timedelta(days=3)
+    visit = Appointment(office_id=office.id, counter_id=counter.id, starts_at=starts,
+                        ends_at=starts + timedelta(minutes=15), status="booked",
+                        made_by_kind="citizen", made_by_id=person.id)  # fmt: skip
+    session.add(visit)
+    session.flush()
+    session.add(AppointmentItem(appointment_id=visit.id, person_id=person.id,
+                                service_code="passport", minutes=15))  # fmt: skip
+    session.flush()
+
+
 def test_data__everything_held__masked_number__and_who_looked(
     client: TestClient, db_session: Session
 ) -> None:
@@ -338,6 +354,9 @@ def test_data__everything_held__masked_number__and_who_looked(
     officer = Principal(kind="officer", id=login.officer.id, roles=frozenset({"officer"}))
     actions.record_person_view(db_session, person=person, actor=officer, section="documents")
     _we_wrote(db_session, person, "Reminder", "sent")
+    _booked(db_session, person)
+    child = factories.person(db_session, born=date(2015, 6, 1))
+    db_session.add(GuardianLink(guardian_id=person.id, ward_id=child.id, kind="parent"))
     db_session.commit()
 
     page = client.get("/me/data?lang=en").text
@@ -353,6 +372,8 @@ def test_data__everything_held__masked_number__and_who_looked(
     assert "1 try to reach you by SMS" in page
     assert 'href="/me/messages"' in page
     assert page.count("Why we hold it:") >= 8
+    assert "MVR Veles · Booked" in page
+    assert "In your care: Марија Петровска (Parent)" in page
 
     page = client.get("/me/data?lang=mk").text
     assert "Сè што чуваме за Вас" in page
@@ -371,3 +392,40 @@ def test_data__another_persons_looks_and_history__never_show(
     page = client.get("/me/data?lang=en").text
     assert "No officer has opened your record." in page
     assert "Looked at your documents" not in page
+
+
+def test_settings__a_channel_of_its_own__shows_as_partly__a_general_no_ends_it(
+    client: TestClient, db_session: Session
+) -> None:
+    person = _citizen(client, db_session, phone="+38970123456")
+    me = Principal(kind="citizen", id=person.id)
+    for channel, granted in (("any", True), ("sms", False)):
+        change = ConsentChange(purpose="reminders", channel=channel, granted=granted)
+        actions.change_consent(db_session, person=person, change=change, actor=me)
+    db_session.commit()
+    page = client.get("/me/settings?lang=en").text
+    reminders = page[page.index("<h3>Reminders of appointments") :].split("</li>")[0]
+    assert "Now: only partly." in reminders
+    assert "No on: SMS" in reminders
+    assert "Give consent" not in reminders  # a general yes is in force already
+
+    withdrawn = submit(client, page, "/me/settings/consent", purpose="reminders", granted="no")
+    reminders = withdrawn.text[withdrawn.text.index("<h3>Reminders of appointments") :]
+    reminders = reminders.split("</li>")[0]
+    assert "Now: no." in reminders
+    assert "No on:" not in reminders
+    assert "Withdraw consent" not in reminders
+
+
+def test_messages__exactly_one_page__offers_no_older_link(
+    client: TestClient, db_session: Session
+) -> None:
+    person = _citizen(client, db_session)
+    conversation = conversations.person_conversation(db_session, person.id)
+    for n in range(conversations.PAGE):
+        conversations.add_item(db_session, conversation, direction="in", channel="sms",
+                               text=f"note-{n:03d}")  # fmt: skip
+    db_session.commit()
+    page = client.get("/me/messages?lang=en").text
+    assert len(re.findall(r"note-\d{3}", page)) == conversations.PAGE
+    assert "Show older messages" not in page

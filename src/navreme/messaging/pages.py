@@ -70,10 +70,12 @@ def _page(
     before: datetime | None = None, status: int = 200, error: str | None = None, text: str = "",
 ) -> HTMLResponse:  # fmt: skip
     found = conversations.conversation_for(session, person.id)
-    rows = conversations.items(session, found.id, before=before) if found else []
+    page = conversations.PAGE
+    rows = conversations.items(session, found.id, before=before, limit=page + 1) if found else []
+    rows, more = rows[:page], len(rows) > page
     shown = list(reversed(rows))  # oldest at the top, newest next to the reply box
     statuses = delivery_statuses(session, [r.message_id for r in rows if r.message_id])
-    older = rows[-1].created_at.isoformat() if len(rows) == conversations.PAGE else None
+    older = rows[-1].created_at.isoformat() if more else None
     return render(
         request, "citizen/messages.html", principal, status=status, items=shown,
         statuses=statuses, older=older, paged=before is not None, error=error, text=text,

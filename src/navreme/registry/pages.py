@@ -85,12 +85,13 @@ def consent_views(session: Session, person_id: uuid.UUID) -> list[ConsentView]:
     general = {e.purpose: e.granted for e in ledger if e.channel == queries.ANY_CHANNEL}
     views = {p: ConsentView(p, general.get(p, False)) for p in CONSENT_PURPOSES}
     for answer in queries.consents_in_force(ledger):
-        view = views[answer.purpose]
-        (view.on if answer.granted else view.off).append(answer.channel)
+        # The general answer covers every other channel; list the channels' own answers.
+        if answer.decided_by != queries.ANY_CHANNEL:
+            view = views[answer.purpose]
+            (view.on if answer.granted else view.off).append(answer.channel)
     for view in views.values():
-        # A general answer covers every channel; list only channels answered on their own.
         if view.general:
-            view.on = []
+            view.on = []  # already said: yes on every channel
     return list(views.values())
 
 
