@@ -429,3 +429,20 @@ def test_messages__exactly_one_page__offers_no_older_link(
     page = client.get("/me/messages?lang=en").text
     assert len(re.findall(r"note-\d{3}", page)) == conversations.PAGE
     assert "Show older messages" not in page
+
+
+def test_settings__addresses_are_masked__a_push_subscription_is_named_not_dumped(
+    client: TestClient, db_session: Session
+) -> None:
+    person = _citizen(client, db_session, phone="+38970123456")
+    subscription = '{"endpoint": "https://push.example/abc", "keys": {"p256dh": "' + "k" * 80
+    _endpoint(db_session, person, "push", subscription + '"}}', 2)
+    db_session.add(ContactEndpoint(person_id=person.id, channel="telegram", address="55512345"))
+    db_session.commit()
+    page = client.get("/me/settings?lang=en").text
+    assert "+38970123456" not in page
+    assert "*********456" in page
+    assert "push.example" not in page
+    assert "a browser on one of your devices" in page
+    assert "Not confirmed yet, so not used:" in page
+    assert "*****345" in page
