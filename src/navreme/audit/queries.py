@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from navreme.audit.actions import GENESIS, entry_hash, hashed_fields
 from navreme.audit.models import AuditEntry
+from navreme.identity.models import Department, Officer
 
 
 @dataclass(frozen=True)
@@ -59,3 +60,24 @@ def recent(session: Session, *, limit: int = 100, action: str | None = None) -> 
     if action:
         query = query.where(AuditEntry.action == action)
     return list(session.scalars(query))
+
+
+def officer_entries_about(
+    session: Session, object_kind: str, object_id: str, *, limit: int
+) -> list[tuple[AuditEntry, Department | None]]:
+    """What officers (and their API tokens) did or read about one object, newest first, with
+    the officer's department: what a citizen sees under "who looked at your record"."""
+    query = (
+        select(AuditEntry, Department)
+        .outerjoin(Officer, Officer.id == AuditEntry.actor_id)
+        .outerjoin(Department, Department.id == Officer.department_id)
+        .where(
+            AuditEntry.object_kind == object_kind,
+            AuditEntry.object_id == object_id,
+            AuditEntry.actor_kind.in_(("officer", "token")),
+            AuditEntry.outcome == "ok",
+        )
+        .order_by(AuditEntry.seq.desc())
+        .limit(limit)
+    )
+    return [(entry, department) for entry, department in session.execute(query)]

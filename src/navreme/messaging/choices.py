@@ -20,7 +20,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from navreme import clock
+from navreme.audit.actions import record
 from navreme.config import get_settings
+from navreme.identity.principal import Principal
 from navreme.messaging.channels.registry import Channels
 from navreme.messaging.models import ContactSettings
 from navreme.registry.models import CONSENT_PURPOSES, ConsentEvent, ContactEndpoint
@@ -144,3 +147,18 @@ def end_of_quiet(at: datetime, zone: ZoneInfo, start: time, end: time) -> dateti
         day += timedelta(days=1)
     # Wall-clock end of quiet hours, resolved in the zone (a DST change is handled by zoneinfo).
     return datetime.combine(day, end, tzinfo=zone).astimezone(at.tzinfo)
+
+
+def set_quiet_hours(
+    session: Session, *, person_id: uuid.UUID, timezone: str, quiet_from: time | None,
+    quiet_until: time | None, actor: Principal,
+) -> ContactSettings:  # fmt: skip
+    """Store a person's quiet hours (none: any hour), audited; the API and the page both call it."""
+    row = session.get(ContactSettings, person_id) or ContactSettings(person_id=person_id)
+    row.timezone, row.quiet_from, row.quiet_until = timezone, quiet_from, quiet_until
+    row.updated_at = clock.now()
+    session.add(row)
+    record(session, action="contact_settings.change", actor_kind=actor.audit_kind,
+           actor_id=actor.id, object_kind="person", object_id=person_id,
+           details={"quiet": quiet_from is not None})  # fmt: skip
+    return row

@@ -31,7 +31,7 @@ from navreme.messaging import conversations, links
 from navreme.messaging.actions import acknowledge, send
 from navreme.messaging.channels.base import Event, Inbound, Receipt
 from navreme.messaging.intents import Intent, interpret
-from navreme.messaging.models import Conversation, Delivery, InboundMessage
+from navreme.messaging.models import Conversation, ConversationItem, Delivery, InboundMessage
 from navreme.messaging.receipts import apply_receipts
 from navreme.messaging.replies import act_on_appointment, change_proactive_consent
 from navreme.registry.models import ContactEndpoint, Person
@@ -243,3 +243,78 @@ def _audit(session: Session, event: Inbound, inbound: InboundMessage, reply: Rep
                  "reply": reply.template, "message_id": str(message_id) if message_id else None},
     )  # fmt: skip
     log.info("inbound on %s: %s at %s", event.channel, reply.outcome, at.isoformat())
+
+
+# Replies written on the website ---------------------------------------------------------------
+# The web has no confirmed address to find the sender by: the signed-in person is the sender.
+# The reply is never interpreted ("3", "STOP" may mean anything there); an officer reads it.
+
+WEB = "web"
+SAME_TEXT_WINDOW = timedelta(seconds=30)  # a double click with a fresh form still stores one
+
+
+def _sent_just_now(session: Session, conversation_id: uuid.UUID, text: str) -> bool:
+    """The same words from the web moments ago: a second click, not a second message."""
+    query = select(ConversationItem.id).where(
+        ConversationItem.conversation_id == conversation_id,
+        ConversationItem.direction == "in",
+        ConversationItem.channel == WEB,
+        ConversationItem.text == text,
+        ConversationItem.created_at > clock.now() - SAME_TEXT_WINDOW,
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
+def _insert_inbound(
+    session: Session, *, person: Person, conversation_id: uuid.UUID, text: str, form_id: uuid.UUID
+) -> uuid.UUID | None:
+    """The inbound row, unless this form was already sent ((channel, provider id) is unique)."""
+    if is_postgres(session):
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    now = clock.now()
+    statement = (
+        insert(InboundMessage)
+        .values(
+            id=uuid.uuid4(),
+            channel=WEB,
+            provider_message_id=f"web:{form_id}",
+            sender=f"person:{person.id}",
+            person_id=person.id,
+            conversation_id=conversation_id,
+            text=text,
+            outcome="conversation",
+            received_at=now,
+            created_at=now,
+        )  # fmt: skip
+        .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
+        .returning(InboundMessage.id)
+    )
+    return session.scalar(statement)
+
+
+def receive_web_reply(
+    session: Session, *, person: Person, text: str, form_id: uuid.UUID
+) -> ConversationItem | None:
+    """Record what the person wrote on the web for an officer; None when it was a repeat."""
+    conversation = conversations.person_conversation(session, person.id)
+    if _sent_just_now(session, conversation.id, text):
+        return None
+    inbound_id = _insert_inbound(
+        session, person=person, conversation_id=conversation.id, text=text, form_id=form_id
+    )
+    if inbound_id is None:
+        return None
+    item = conversations.add_item(
+        session, conversation, direction="in", channel=WEB, text=text, inbound_id=inbound_id,
+        needs_officer=True,
+    )  # fmt: skip
+    # The person answered us: their messages stop climbing the fallback ladder, as on any channel.
+    acknowledge(session, person_id=person.id, at=item.created_at)
+    record(
+        session, action="inbound.receive", actor_kind="citizen", actor_id=person.id,
+        object_kind="inbound_message", object_id=inbound_id,
+        details={"channel": WEB, "outcome": "conversation", "reply": None, "message_id": None},
+    )  # fmt: skip
+    return item

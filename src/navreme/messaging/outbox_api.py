@@ -17,12 +17,10 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from navreme import clock
-from navreme.audit.actions import record
 from navreme.config import get_settings
 from navreme.identity import secrets
 from navreme.identity.principal import Principal
-from navreme.messaging import segments, templates
+from navreme.messaging import choices, segments, templates
 from navreme.messaging.models import FORMATS, PURPOSES, ContactSettings, Delivery, Message
 from navreme.registry.api import contact_changeable_person, readable_person
 from navreme.registry.models import CHANNELS
@@ -208,13 +206,10 @@ def set_contact_settings(
     person = contact_changeable_person(
         session, principal, person_id, action="contact_settings.change"
     )
-    row = session.get(ContactSettings, person.id) or ContactSettings(person_id=person.id)
-    row.timezone, row.quiet_from, row.quiet_until = body.timezone, body.quiet_from, body.quiet_until
-    row.updated_at = clock.now()
-    session.add(row)
-    record(session, action="contact_settings.change", actor_kind=principal.kind,
-           actor_id=principal.id, object_kind="person", object_id=person.id,
-           details={"quiet": body.quiet_from is not None})  # fmt: skip
+    choices.set_quiet_hours(
+        session, person_id=person.id, timezone=body.timezone, quiet_from=body.quiet_from,
+        quiet_until=body.quiet_until, actor=principal,
+    )  # fmt: skip
     return ContactSettingsOut(person_id=person.id, **body.model_dump(), default=False)
 
 

@@ -9,7 +9,7 @@ appointment and consent pages offer the buttons that do those things; an officer
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -17,13 +17,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from navreme import clock
-from navreme.audit.actions import record
-from navreme.db import is_postgres
 from navreme.identity.principal import Principal
-from navreme.messaging import conversations
-from navreme.messaging.actions import acknowledge
-from navreme.messaging.models import ConversationItem, Delivery, InboundMessage
+from navreme.messaging import conversations, inbound
+from navreme.messaging.models import Delivery
 from navreme.registry import queries as registry
 from navreme.registry.models import Person
 from navreme.web.deps import DB
@@ -32,9 +28,7 @@ from navreme.web.pages import csrf_ok, page_principal, render, render_error
 
 router = APIRouter(include_in_schema=False)
 
-WEB = "web"
 MAX_REPLY = 2000  # characters, as the page says
-SAME_TEXT_WINDOW = timedelta(seconds=30)  # a double click with a fresh form still stores one
 NOTICES = {"sent": N_("Thank you. We received your message; an officer will answer here.")}
 EMPTY = N_("Please write your message before you send it.")
 TOO_LONG = N_("Your message is too long. Please shorten it to 2000 characters or fewer.")
@@ -124,72 +118,5 @@ def reply(  # nosec B107 - an empty CSRF token is a missing one: refused with 40
             problem = FORM_GONE
     if problem is not None:
         return _page(request, session, principal, person, status=422, error=problem, text=text)
-    receive_web_reply(session, person=person, text=text.strip(), form_id=form)
+    inbound.receive_web_reply(session, person=person, text=text.strip(), form_id=form)
     return RedirectResponse("/me/messages?done=sent#reply", status_code=303)
-
-
-def _sent_just_now(session: Session, conversation_id: uuid.UUID, text: str) -> bool:
-    """The same words from the web moments ago: a second click, not a second message."""
-    query = select(ConversationItem.id).where(
-        ConversationItem.conversation_id == conversation_id,
-        ConversationItem.direction == "in",
-        ConversationItem.channel == WEB,
-        ConversationItem.text == text,
-        ConversationItem.created_at > clock.now() - SAME_TEXT_WINDOW,
-    )
-    return session.scalar(query.limit(1)) is not None
-
-
-def _insert_inbound(
-    session: Session, *, person: Person, conversation_id: uuid.UUID, text: str, form_id: uuid.UUID
-) -> uuid.UUID | None:
-    """The inbound row, unless this form was already sent ((channel, provider id) is unique)."""
-    if is_postgres(session):
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    now = clock.now()
-    statement = (
-        insert(InboundMessage)
-        .values(
-            id=uuid.uuid4(),
-            channel=WEB,
-            provider_message_id=f"web:{form_id}",
-            sender=f"person:{person.id}",
-            person_id=person.id,
-            conversation_id=conversation_id,
-            text=text,
-            outcome="conversation",
-            received_at=now,
-            created_at=now,
-        )  # fmt: skip
-        .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
-        .returning(InboundMessage.id)
-    )
-    return session.scalar(statement)
-
-
-def receive_web_reply(
-    session: Session, *, person: Person, text: str, form_id: uuid.UUID
-) -> ConversationItem | None:
-    """Record what the person wrote on the web for an officer; None when it was a repeat."""
-    conversation = conversations.person_conversation(session, person.id)
-    if _sent_just_now(session, conversation.id, text):
-        return None
-    inbound_id = _insert_inbound(
-        session, person=person, conversation_id=conversation.id, text=text, form_id=form_id
-    )
-    if inbound_id is None:
-        return None
-    item = conversations.add_item(
-        session, conversation, direction="in", channel=WEB, text=text, inbound_id=inbound_id,
-        needs_officer=True,
-    )  # fmt: skip
-    # The person answered us: their messages stop climbing the fallback ladder, as on any channel.
-    acknowledge(session, person_id=person.id, at=item.created_at)
-    record(
-        session, action="inbound.receive", actor_kind="citizen", actor_id=person.id,
-        object_kind="inbound_message", object_id=inbound_id,
-        details={"channel": WEB, "outcome": "conversation", "reply": None, "message_id": None},
-    )  # fmt: skip
-    return item

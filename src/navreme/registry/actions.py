@@ -265,3 +265,22 @@ def link_guardian(
     _flush_or_conflict(session, "This guardian is already linked to this person.")
     _audit(session, actor, "guardian.link", ward.id, guardian_id=str(guardian.id), kind=new.kind)
     return link, guardian
+
+
+def reorder_contact(
+    session: Session, *, person: Person, endpoint: ContactEndpoint, up: bool, actor: Principal
+) -> None:
+    """Swap a verified endpoint with its neighbour and number the person's order 10, 20, …"""
+    ordered = [c for c in queries.contacts_of(session, person.id) if c.verified_at is not None]
+    at = ordered.index(endpoint)
+    other = at - 1 if up else at + 1
+    if 0 <= other < len(ordered):
+        ordered[at], ordered[other] = ordered[other], ordered[at]
+    for rank, contact in enumerate(ordered, start=1):
+        contact.preference = rank * 10
+    session.flush()
+    record(
+        session, action="contact.reorder", actor_kind=actor.audit_kind, actor_id=actor.id,
+        object_kind="person", object_id=person.id,
+        details={"order": [c.channel for c in ordered]},
+    )  # fmt: skip

@@ -20,12 +20,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from navreme import clock
-from navreme.audit.actions import record
-from navreme.audit.models import AuditEntry
+from navreme.audit.queries import officer_entries_about
 from navreme.config import get_settings
 from navreme.identity import secrets
-from navreme.identity.models import Department, Officer
 from navreme.identity.principal import Principal
+from navreme.messaging import choices
 from navreme.messaging.actions import channels, preferred_format
 from navreme.messaging.choices import DEFAULT_QUIET, ladder_for
 from navreme.messaging.models import ContactSettings, Delivery, InboundMessage, Message
@@ -144,25 +143,6 @@ def settings(request: Request, session: DB) -> Response:
     return _settings_page(request, session, principal, person)
 
 
-def move_contact(
-    session: Session, *, person: Person, endpoint: ContactEndpoint, up: bool, actor: Principal
-) -> None:
-    """Swap a verified endpoint with its neighbour and number the person's order 10, 20, …"""
-    ordered = [c for c in queries.contacts_of(session, person.id) if c.verified_at is not None]
-    at = ordered.index(endpoint)
-    other = at - 1 if up else at + 1
-    if 0 <= other < len(ordered):
-        ordered[at], ordered[other] = ordered[other], ordered[at]
-    for rank, contact in enumerate(ordered, start=1):
-        contact.preference = rank * 10
-    session.flush()
-    record(
-        session, action="contact.reorder", actor_kind=actor.audit_kind, actor_id=actor.id,
-        object_kind="person", object_id=person.id,
-        details={"order": [c.channel for c in ordered]},
-    )  # fmt: skip
-
-
 def _own_verified(session: Session, person: Person, raw: str) -> ContactEndpoint | None:
     try:
         endpoint = session.get(ContactEndpoint, uuid.UUID(raw))
@@ -188,7 +168,9 @@ def order(  # nosec B107 - an empty CSRF token is a missing one: refused with 40
     found = _own_verified(session, person, endpoint)
     if found is None or move not in ("up", "down"):
         return render_error(request, status=404)
-    move_contact(session, person=person, endpoint=found, up=move == "up", actor=principal)
+    actions.reorder_contact(
+        session, person=person, endpoint=found, up=move == "up", actor=principal
+    )
     return RedirectResponse("/me/settings?done=order#order", status_code=303)
 
 
@@ -236,22 +218,6 @@ def _quiet_hours(quiet: str, start: str, end: str) -> ContactSettingsIn:
         raise ValueError(BAD_TIME) from None
 
 
-def set_quiet_hours(
-    session: Session, *, person: Person, chosen: ContactSettingsIn, actor: Principal
-) -> ContactSettings:
-    """Store the person's quiet hours, audited as the API's PUT contact-settings is."""
-    row = session.get(ContactSettings, person.id) or ContactSettings(person_id=person.id)
-    row.timezone, row.quiet_from, row.quiet_until = (
-        chosen.timezone, chosen.quiet_from, chosen.quiet_until
-    )  # fmt: skip
-    row.updated_at = clock.now()
-    session.add(row)
-    record(session, action="contact_settings.change", actor_kind=actor.audit_kind,
-           actor_id=actor.id, object_kind="person", object_id=person.id,
-           details={"quiet": chosen.quiet_from is not None})  # fmt: skip
-    return row
-
-
 @router.post("/me/settings/contact", response_class=HTMLResponse)
 def contact(  # nosec B107 - an empty CSRF token is a missing one: refused with 403
     request: Request, session: DB,
@@ -272,7 +238,10 @@ def contact(  # nosec B107 - an empty CSRF token is a missing one: refused with 
             request, session, principal, person, status=422, error=str(wrong), error_at="quiet",
             quiet=quiet == "on", quiet_from=quiet_from, quiet_until=quiet_until,
         )  # fmt: skip
-    set_quiet_hours(session, person=person, chosen=chosen, actor=principal)
+    choices.set_quiet_hours(
+        session, person_id=person.id, timezone=chosen.timezone, quiet_from=chosen.quiet_from,
+        quiet_until=chosen.quiet_until, actor=principal,
+    )  # fmt: skip
     return RedirectResponse("/me/settings?done=contact#quiet", status_code=303)
 
 
@@ -336,19 +305,7 @@ class Look:
 
 def looks_at(session: Session, person_id: uuid.UUID, language: str) -> list[Look]:
     """Officers' reads and changes of the person's record, newest first (from the audit log)."""
-    query = (
-        select(AuditEntry, Department)
-        .outerjoin(Officer, Officer.id == AuditEntry.actor_id)
-        .outerjoin(Department, Department.id == Officer.department_id)
-        .where(
-            AuditEntry.object_kind == "person",
-            AuditEntry.object_id == str(person_id),
-            AuditEntry.actor_kind.in_(("officer", "token")),
-            AuditEntry.outcome == "ok",
-        )
-        .order_by(AuditEntry.seq.desc())
-        .limit(LOOKS_SHOWN)
-    )
+    found = officer_entries_about(session, "person", str(person_id), limit=LOOKS_SHOWN)
     return [
         Look(
             at=entry.at,
@@ -356,7 +313,7 @@ def looks_at(session: Session, person_id: uuid.UUID, language: str) -> list[Look
             what=LOOKS.get(entry.action, SOMETHING_ELSE),
             section=SECTIONS.get(str((entry.details or {}).get("section", "person")), ""),
         )
-        for entry, department in session.execute(query)
+        for entry, department in found
     ]
 
 
