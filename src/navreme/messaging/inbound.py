@@ -265,35 +265,6 @@ def _sent_just_now(session: Session, conversation_id: uuid.UUID, text: str) -> b
     return session.scalar(query.limit(1)) is not None
 
 
-def _insert_inbound(
-    session: Session, *, person: Person, conversation_id: uuid.UUID, text: str, form_id: uuid.UUID
-) -> uuid.UUID | None:
-    """The inbound row, unless this form was already sent ((channel, provider id) is unique)."""
-    if is_postgres(session):
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    now = clock.now()
-    statement = (
-        insert(InboundMessage)
-        .values(
-            id=uuid.uuid4(),
-            channel=WEB,
-            provider_message_id=f"web:{form_id}",
-            sender=f"person:{person.id}",
-            person_id=person.id,
-            conversation_id=conversation_id,
-            text=text,
-            outcome="conversation",
-            received_at=now,
-            created_at=now,
-        )  # fmt: skip
-        .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
-        .returning(InboundMessage.id)
-    )
-    return session.scalar(statement)
-
-
 def receive_web_reply(
     session: Session, *, person: Person, text: str, form_id: uuid.UUID
 ) -> ConversationItem | None:
@@ -301,9 +272,9 @@ def receive_web_reply(
     conversation = conversations.person_conversation(session, person.id)
     if _sent_just_now(session, conversation.id, text):
         return None
-    inbound_id = _insert_inbound(
-        session, person=person, conversation_id=conversation.id, text=text, form_id=form_id
-    )
+    said = Inbound(channel=WEB, provider_message_id=f"web:{form_id}",
+                   sender=f"person:{person.id}", text=text)  # fmt: skip
+    inbound_id = _insert(session, said, conversation, person)
     if inbound_id is None:
         return None
     item = conversations.add_item(
