@@ -27,7 +27,8 @@ def bars(
     stacked: bool = False,
 ) -> str:  # fmt: skip
     """Horizontal bars, one row per category, one bar (or stack part) per series; a data URI."""
-    figure = Figure(figsize=(7.5, 1.2 + 0.45 * max(len(categories), 1) * (1 if stacked else max(len(series), 1) ** 0.5)), dpi=96)  # fmt: skip
+    rows_high = max(len(categories), 1) * (1 if stacked else max(len(series), 1) ** 0.5)
+    figure = Figure(figsize=(6.4, 1.4 + 0.45 * rows_high), dpi=96, layout="constrained")
     axes = figure.add_subplot()
     rows = list(range(len(categories)))
     height = 0.8 if stacked else 0.8 / max(len(series), 1)
@@ -46,10 +47,18 @@ def bars(
     axes.set_xlabel(value_label)
     axes.set_title(title)
     axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.set_xlim(left=0, right=None if _largest(series, stacked) else 1)  # no negative axis
     if len(series) > 1:
-        axes.legend(loc="lower right", fontsize="small", frameon=True)
-    figure.tight_layout()
+        # Below the plot, so it never hides a bar.
+        figure.legend(loc="outside lower center", ncols=min(len(series), 3), fontsize="small",
+                      frameon=False)  # fmt: skip
     return _data_uri(figure)
+
+
+def _largest(series: Sequence[Series], stacked: bool) -> int:
+    if stacked:
+        return max((sum(column) for column in zip(*(v for _, v in series), strict=True)), default=0)
+    return max((max(values, default=0) for _, values in series), default=0)
 
 
 def _data_uri(figure: Figure) -> str:
