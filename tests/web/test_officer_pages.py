@@ -373,6 +373,7 @@ def test_dashboard__supervisor_sees_figures_as_charts_and_tables(
 ) -> None:
     rule = published_expiry_rule(db_session)
     office = factories.office(db_session, counters=2)
+    theirs = factories.office(db_session, "MK-101", department_code="UMEV")
     person = factories.person(db_session)
     missed = book(db_session, office, person, 9)
     book(db_session, office, person, 11)
@@ -386,9 +387,11 @@ def test_dashboard__supervisor_sees_figures_as_charts_and_tables(
         when=at(9, day=DAY - timedelta(days=3)),
     )
     _delivery(db_session, person, channel="email", status="permanent-failure", when=at(8))
-    for period, status in (("a", "pending"), ("b", "pending"), ("c", "completed")):
+    offers = (("a", "pending", "passport"), ("b", "pending", "passport"),
+              ("c", "completed", "passport"), ("d", "declined", "birth-certificate"))  # fmt: skip
+    for period, status, service in offers:
         db_session.add(Offer(rule_id=rule.id, rule_code=rule.code, person_id=person.id,
-                             recipient_id=person.id, period=period, service_code="passport",
+                             recipient_id=person.id, period=period, service_code=service,
                              level="offer", status=status, fact_kind="person", as_of=DAY))  # fmt: skip
     db_session.commit()
     as_officer(client, db_session, roles=("supervisor",))
@@ -403,6 +406,8 @@ def test_dashboard__supervisor_sees_figures_as_charts_and_tables(
     assert "E-mail Address does not work 1 1" in text
     assert "Waiting for you 2" in text
     assert "Done 1" in text
+    assert "Declined 0" in text  # another department's service
+    assert theirs.name not in text
 
 
 def as_officer_principal(session: Session):  # noqa: ANN201

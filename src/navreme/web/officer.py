@@ -179,6 +179,10 @@ def mark_visit(  # nosec B107 - csrf_token: a missing token is refused (403), no
     principal = signed_in_officer(request, session)
     if principal is None:
         return to_login()
+    if not csrf_ok(request, principal, csrf_token):  # first: a forged form learns nothing
+        return _today_page(request, session, principal, office_code=None,
+                           day=clock.today(get_settings().timezone), status=403,
+                           error=EXPIRED)  # fmt: skip
     what = MARKS.get(mark)
     found = session.get(Appointment, appointment_id) if what else None
     office = session.get(Office, found.office_id) if found else None
@@ -186,9 +190,6 @@ def mark_visit(  # nosec B107 - csrf_token: a missing token is refused (403), no
         return refuse(request, session, principal, action=f"appointment.{what or 'mark'}",
                       status=404, object_kind="appointment", object_id=appointment_id)  # fmt: skip
     day = clock.local(found.starts_at, get_settings().timezone).date()
-    if not csrf_ok(request, principal, csrf_token):
-        return _today_page(request, session, principal, office_code=office.code, day=day,
-                           status=403, error=EXPIRED)  # fmt: skip
     try:
         again = actions.mark(session, get_settings(), principal, found, what)
     except actions.SchedulingError as error:

@@ -138,13 +138,13 @@ def handled(  # nosec B107 - csrf_token: a missing token is refused (403), no pa
     if not may(principal, ANSWERERS):
         return refuse(request, session, principal, action="access.waiting",
                       message=ONLY_ANSWERERS)  # fmt: skip
+    if not csrf_ok(request, principal, csrf_token):
+        return _page(request, session, principal, status=403, error=EXPIRED)
     item = session.get(ConversationItem, item_id)
     subject = _subjects(session, {item.message_id}) if item and item.message_id else {}
     office = next(iter(subject.values())).office if subject else None
     if item is None or (office is not None and not _answers_for(principal, office)):
         return refuse(request, session, principal, action="conversation_item.handled",
                       status=404, object_kind="conversation_item", object_id=item_id)  # fmt: skip
-    if not csrf_ok(request, principal, csrf_token):
-        return _page(request, session, principal, status=403, error=EXPIRED)
     conversations.mark_handled(session, item=item, actor=principal)
     return RedirectResponse("/officer/waiting?done=handled", status_code=303)
