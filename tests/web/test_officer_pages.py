@@ -299,6 +299,7 @@ def test_find_by_personal_number__the_record__never_in_a_url__audited(
     assert "Марија Петровска" in found.text
     assert "Passport" in found.text
     assert "+38970111222" in found.text
+    assert "Veles" in found.text  # where the person lives, by name
     assert "Booked" in found.text
     [lookup] = audited(db_session, "person.lookup")
     assert lookup.object_id == str(person.id)

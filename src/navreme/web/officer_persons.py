@@ -24,7 +24,7 @@ from navreme.messaging.models import ConversationItem
 from navreme.registry import actions as registry_actions
 from navreme.registry import embg
 from navreme.registry import queries as registry
-from navreme.registry.models import Person
+from navreme.registry.models import Municipality, Person
 from navreme.rules.models import OPEN_OFFER_STATUSES
 from navreme.rules.queries import offers_for
 from navreme.scheduling import queries as scheduling
@@ -138,6 +138,8 @@ def person_page(person_id: uuid.UUID, request: Request, session: DB) -> Response
     registry_actions.record_person_view(session, person=person, actor=principal, section="person")
     return render(
         request, "officer/person.html", principal, person=person,
+        place=session.get(Municipality, person.municipality_code) if person.municipality_code
+        else None,
         documents=registry.documents_of(session, person.id),
         contacts=registry.contacts_of(session, person.id),
         offers=[o for o in offers_for(session, principal, person.id, language) or []  # type: ignore[arg-type]
