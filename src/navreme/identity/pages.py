@@ -10,13 +10,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from navreme.config import get_settings
-from navreme.identity import actions, queries
-from navreme.identity.models import Department
+from navreme.identity import actions
 from navreme.identity.principal import Principal
 from navreme.rules.pages import my_services
 from navreme.web.deps import DB, SESSION_COOKIE
 from navreme.web.i18n import N_
-from navreme.web.pages import csrf_ok, language_of, page_principal, render
+from navreme.web.pages import csrf_ok, page_principal, render
 
 router = APIRouter(include_in_schema=False)
 Field = Annotated[str, Form(max_length=200)]
@@ -121,15 +120,6 @@ def _citizen_home(request: Request, session: Session, principal: Principal) -> R
     return my_services(request, session, principal)
 
 
-def _officer_home(request: Request, session: Session, principal: Principal) -> HTMLResponse:
-    if principal.id is None or principal.department_id is None:
-        raise ValueError("an officer principal always has an id and a department")
-    department = session.get(Department, principal.department_id)
-    language = language_of(request, principal)
-    name = getattr(department, f"name_{language}", "") if department else ""
-    return render(
-        request, "me_officer.html", principal,
-        officer=queries.get_officer_for(session, principal, principal.id),
-        department_name=name,
-        colleagues=queries.officers_of_department(session, principal, principal.department_id),
-    )  # fmt: skip
+def _officer_home(request: Request, session: Session, principal: Principal) -> Response:
+    """Officers land on their department's day (which also names the department and colleagues)."""
+    return RedirectResponse("/officer", status_code=303)
