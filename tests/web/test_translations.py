@@ -56,3 +56,12 @@ def test_macedonian_plurals_follow_the_language_not_english() -> None:
     texts = ("%(num)d day ago", "%(num)d days ago")
     assert days(*texts, 21).endswith("ден")
     assert days(*texts, 11).endswith("дена")
+
+
+def test_no_catalogue_keeps_texts_no_page_uses() -> None:
+    """Plural entries included (their ids are pairs): stale translations are named, not kept."""
+    assert any(isinstance(message.id, tuple) for message in catalogues.load("mk")), (
+        "the catalogues have plural entries, so this covers them"
+    )
+    assert catalogues.unused("mk") == []
+    assert catalogues.unused("sq") == []

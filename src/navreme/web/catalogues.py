@@ -100,7 +100,8 @@ def all_problems() -> list[Problem]:
 
 def unused(language: str) -> list[str]:
     texts = extract()
-    return sorted(msgid for msgid in (m.id for m in load(language)) if msgid not in texts)
+    singulars = (m.id[0] if isinstance(m.id, tuple | list) else m.id for m in load(language))
+    return sorted(msgid for msgid in singulars if msgid and msgid not in texts)
 
 
 def update() -> dict[str, int]:
