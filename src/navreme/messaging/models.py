@@ -140,6 +140,8 @@ class Delivery(Base):
             postgresql_where=text("status = 'sending'"),
             sqlite_where=text("status = 'sending'"),
         ),
+        # The supervisors' dashboard counts the last days' deliveries by channel and status.
+        Index("ix_deliveries_created_at", "created_at"),
         # Officers' list of failures.
         Index(
             "ix_deliveries_failed",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -95,6 +95,19 @@ def look_up_person(session: Session, *, national_id: str, actor: Principal) -> P
         details={"found": person is not None},
     )  # fmt: skip
     return person
+
+
+def search_persons(
+    session: Session, *, given: str, family: str, born: date, actor: Principal
+) -> list[Person]:
+    """People by name and date of birth (for an officer without the personal number); audited
+    with how many matched, never with the names searched for."""
+    found = queries.persons_named(session, given=given, family=family, born=born)
+    record(
+        session, action="person.search", actor_kind=actor.audit_kind, actor_id=actor.id,
+        object_kind="person", details={"by": "name_and_birth_date", "found": len(found)},
+    )  # fmt: skip
+    return found
 
 
 def record_person_view(session: Session, *, person: Person, actor: Principal, section: str) -> None:

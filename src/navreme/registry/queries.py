@@ -247,3 +247,13 @@ def consents_in_force(ledger: Iterable[ConsentEvent]) -> list[ConsentInForce]:
                     ConsentInForce(purpose, channel, event.granted, decided_by, event.recorded_at)
                 )
     return in_force
+
+
+def persons_named(session: Session, *, given: str, family: str, born: date) -> list[Person]:
+    """People born on `born` whose names match, ignoring case: the birth date (indexed) narrows
+    the search to a handful of rows, so names are compared here, alike on every database."""
+    wanted = (given.strip().casefold(), family.strip().casefold())
+    born_then = session.scalars(
+        select(Person).where(Person.birth_date == born).order_by(Person.family_name, Person.id)
+    )
+    return [p for p in born_then if (p.given_name.casefold(), p.family_name.casefold()) == wanted]

@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from navreme import clock
-from navreme.audit.actions import record
 from navreme.config import get_settings
 from navreme.identity.principal import Principal
 from navreme.messaging import conversations
@@ -42,16 +41,6 @@ BAD_BIRTH = N_("Enter the date of birth as year-month-day, for example 1990-05-1
 NEED_NAMES = N_("Enter the given name, the family name and the date of birth.")
 NOBODY = N_("Nobody in the registry has this name and date of birth.")
 CONVERSATION_LINES = 5
-
-
-def persons_named(session: Session, *, given: str, family: str, born: date) -> list[Person]:
-    """People born on `born` whose names match, ignoring case: the birth date (indexed) narrows
-    the search to a handful of rows, so names are compared here, alike on every database."""
-    wanted = (given.strip().casefold(), family.strip().casefold())
-    born_then = session.scalars(
-        select(Person).where(Person.birth_date == born).order_by(Person.family_name, Person.id)
-    )
-    return [p for p in born_then if (p.given_name.casefold(), p.family_name.casefold()) == wanted]
 
 
 def _search_page(
@@ -113,11 +102,9 @@ def _by_name(
     except ValueError:
         return _search_page(request, principal, status=422, error=BAD_BIRTH,
                             error_field="name", kept=kept)  # fmt: skip
-    found = persons_named(session, given=kept["given_name"], family=kept["family_name"], born=born)
-    record(
-        session, action="person.search", actor_kind=principal.audit_kind, actor_id=principal.id,
-        object_kind="person", details={"by": "name_and_birth_date", "found": len(found)},
-    )  # fmt: skip
+    found = registry_actions.search_persons(
+        session, given=kept["given_name"], family=kept["family_name"], born=born, actor=principal
+    )
     if not found:
         return _search_page(request, principal, status=404, error=NOBODY, error_field="name",
                             kept=kept)  # fmt: skip
