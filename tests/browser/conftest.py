@@ -1,0 +1,160 @@
+"""Browser tests: Navreme served over a seeded SQLite database, driven by Debian's Chromium.
+
+One server, one seeded world and one browser per session; a fresh context (cookies) per test.
+Chromium is never downloaded (`playwright install` is not used): without /usr/bin/chromium the
+tests skip, and fail under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from navreme import config, db
+from navreme.identity.actions import start_session
+from tests.browser.world import World, build_world
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+BROWSER_DIR = Path(__file__).parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered here until pyproject.toml lists it (the suite runs with --strict-markers).
+    config.addinivalue_line("markers", "browser: drives a real Chromium against a live server")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if BROWSER_DIR in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.browser)
+
+
+@dataclass
+class Site:
+    """The live server and what is in its database."""
+
+    url: str
+    database_url: str
+    world: World
+    app: Any  # the served FastAPI app: its routes are the pages to check
+
+    def session(self) -> Session:
+        return Session(bind=db.engine_for(self.database_url), expire_on_commit=False)
+
+    def cookie_for(self, who: str) -> dict[str, Any] | None:
+        """A fresh session cookie for anonymous | citizen | officer | supervisor."""
+        subjects = {
+            "citizen": ("citizen", self.world.citizen.id),
+            "officer": ("officer", self.world.officer.officer.id),
+            "supervisor": ("officer", self.world.supervisor.officer.id),
+        }
+        if who == "anonymous":
+            return None
+        kind, subject_id = subjects[who]
+        with self.session() as session:
+            started = start_session(session, subject_kind=kind, subject_id=subject_id,
+                                    replaces=None)  # fmt: skip
+            session.commit()
+        return {"name": "navreme_session", "value": started.token, "url": self.url,
+                "httpOnly": True, "sameSite": "Lax"}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """Navreme served by uvicorn in a thread on a loopback port, over a seeded SQLite copy."""
+    home = tmp_path_factory.mktemp("browser-site")
+    shutil.copyfile(sqlite_template, home / "navreme.db")
+    url = f"sqlite:///{home / 'navreme.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {
+            "NAVREME_DATABASE_URL": url, "NAVREME_HOME": str(home), "NAVREME_ENV": "test",
+            "NAVREME_SECRET_KEY": "browser-secret-" + "x" * 40, "NAVREME_COOKIE_SECURE": "false",
+        }.items():  # fmt: skip
+            patch.setenv(name, value)
+        config.get_settings.cache_clear()
+        with Session(bind=db.engine_for(url), expire_on_commit=False) as session:
+            world = build_world(session)
+        serving = _Serving()
+        with serving as base_url:
+            yield Site(base_url, url, world, serving.app)
+        db.engine_for(url).dispose()
+    config.get_settings.cache_clear()
+
+
+class _Serving:
+    """uvicorn in a daemon thread, like tests/conftest.py's live_server, for a whole session."""
+
+    def __enter__(self) -> str:
+        import uvicorn
+
+        from navreme.web.app import create_app
+        from tests.servers.process import any_free_port
+
+        port, self.app = any_free_port(), create_app()
+        self.server = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the browser tests' server did not start")
+            time.sleep(0.02)
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's Chromium, headless, no network chatter of its own."""
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+    )
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing (apt-get install chromium; never playwright install)"
+        if IN_CI:
+            pytest.fail(f"{message}: CI=true makes the browser tests mandatory")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+def open_context(browser: Any, site: Site, who: str, **options: Any) -> Any:
+    """A browser context (its own cookies) signed in as `who`."""
+    context = browser.new_context(base_url=site.url, **options)
+    if cookie := site.cookie_for(who):
+        context.add_cookies([cookie])
+    return context
+
+
+@pytest.fixture
+def citizen_page(browser: Any, site: Site) -> Iterator[Any]:
+    """A phone-sized page signed in as the world's citizen; the context dies with the test."""
+    context = open_context(browser, site, "citizen", viewport={"width": 390, "height": 844})
+    yield context.new_page()
+    context.close()
