@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +19,9 @@ from sqlalchemy.orm import Session
 
 from navreme import config, db
 from navreme.identity.actions import start_session
+from tests.browser.serving import CHROMIUM, Serving, launch_chromium
 from tests.browser.world import World, build_world
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BROWSER_DIR = Path(__file__).parent
 
@@ -88,45 +82,11 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         config.get_settings.cache_clear()
         with Session(bind=db.engine_for(url), expire_on_commit=False) as session:
             world = build_world(session)
-        serving = _Serving()
+        serving = Serving()
         with serving as base_url:
             yield Site(base_url, url, world, serving.app)
         db.engine_for(url).dispose()
     config.get_settings.cache_clear()
-
-
-class _Serving:
-    """uvicorn in a daemon thread, like tests/conftest.py's live_server, for a whole session."""
-
-    def __enter__(self) -> str:
-        import uvicorn
-
-        from navreme.web.app import create_app
-        from tests.servers.process import any_free_port
-
-        port, self.app = any_free_port(), create_app()
-        self.server = uvicorn.Server(
-            uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the browser tests' server did not start")
-            time.sleep(0.02)
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
-
-
-def launch_chromium(playwright: Any) -> Any:
-    """Debian's Chromium, headless, no network chatter of its own."""
-    return playwright.chromium.launch(
-        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-    )
 
 
 @pytest.fixture(scope="session")
