@@ -56,12 +56,10 @@ PAGES: dict[str, Page] = {
     "/me/appointments": Page("citizen"),
     "/me/appointments/new": Page("citizen", lambda w: f"/me/appointments/new?offer={w.offer.id}"),
     "/me/appointments/{appointment_id}": Page("citizen", _appointment),
-    "/me/appointments/{id}": Page("citizen", _appointment),
-    "/me/appointments/{appointment_id}.ics": Page("citizen", html=False),
-    "/me/appointments/{appointment_id}/ical": Page("citizen", html=False),
     "/me/appointments/{appointment_id}/cancel": Page(
         "citizen", lambda w: f"/me/appointments/{w.booked.id}/cancel"
     ),
+    "/me/appointments/{appointment_id}/invite.ics": Page("citizen", html=False),
     "/me/messages": Page("citizen"),
     "/me/settings": Page("citizen"),
     "/me/data": Page("citizen"),
@@ -69,7 +67,6 @@ PAGES: dict[str, Page] = {
     "/officer/waiting": Page("officer"),
     "/officer/persons": Page("officer"),
     "/officer/persons/{person_id}": Page("officer", _officer_person),
-    "/officer/persons/{id}": Page("officer", _officer_person),
     "/officer/dashboard": Page("supervisor"),
 }
 

@@ -17,6 +17,7 @@ from navreme import clock
 from navreme.config import get_settings
 from navreme.identity.principal import Principal
 from navreme.messaging.conversations import add_item, person_conversation
+from navreme.messaging.models import ConversationItem
 from navreme.registry.actions import change_consent
 from navreme.registry.models import ContactEndpoint, GuardianLink, Person
 from navreme.registry.schemas import ConsentChange
@@ -42,6 +43,7 @@ class World:
     held: Appointment
     booked: Appointment
     foreign: Appointment  # the stranger's
+    question: ConversationItem  # the citizen's, waiting for an officer
 
     def ids(self) -> dict[str, str]:
         """Path parameters by their usual names, for pages that take one."""
@@ -67,12 +69,12 @@ def _contacts_and_consents(session: Session, citizen: Person) -> None:
         change_consent(session, person=citizen, change=change, actor=herself, source="web")
 
 
-def _conversation(session: Session, citizen: Person) -> None:
+def _conversation(session: Session, citizen: Person) -> ConversationItem:
     conversation = person_conversation(session, citizen.id)
     add_item(session, conversation, direction="out", channel="sms",
              text="Your passport expires soon. We have held a slot for you.")  # fmt: skip
-    add_item(session, conversation, direction="in", channel="sms",
-             text="Can I come in the afternoon instead?", needs_officer=True)  # fmt: skip
+    return add_item(session, conversation, direction="in", channel="sms",
+                    text="Can I come in the afternoon instead?", needs_officer=True)  # fmt: skip
 
 
 def _appointments(
@@ -114,14 +116,15 @@ def build_world(session: Session) -> World:
     mine = select(Offer).where(Offer.person_id == citizen.id, Offer.rule_code == rule.code)
     offer = session.scalars(mine).one()
     _contacts_and_consents(session, citizen)
-    _conversation(session, citizen)
+    question = _conversation(session, citizen)
     held, booked, foreign = _appointments(session, office, citizen, stranger, offer)
     officer = factories.officer(session, username="officer.browser", roles=("officer",))
     supervisor = factories.officer(
         session, username="supervisor.browser", roles=("officer", "supervisor")
     )
     session.commit()
-    return World(citizen, ward, stranger, officer, supervisor, office, offer, held, booked, foreign)
+    return World(citizen, ward, stranger, officer, supervisor, office, offer, held, booked,
+                 foreign, question)  # fmt: skip
 
 
 def new_id() -> str:
