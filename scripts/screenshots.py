@@ -36,7 +36,7 @@ class Shot:
 
     @property
     def viewport(self) -> dict[str, int]:
-        return DESKTOP if self.who in ("officer", "supervisor") else PHONE
+        return DESKTOP if self.name.startswith("officer") else PHONE
 
 
 SHOTS = (
