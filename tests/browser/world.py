@@ -54,8 +54,13 @@ class World:
         }  # fmt: skip
 
 
-def _person(session: Session, *, born: date, phone: str, language: str = "mk") -> Person:
-    return factories.person(session, born=born, phone=phone, language=language)
+def _person(
+    session: Session, name: tuple[str, str], *, born: date, phone: str, language: str = "mk"
+) -> Person:
+    row = factories.person(session, born=born, phone=phone, language=language)
+    row.given_name, row.family_name = name
+    session.flush()
+    return row
 
 
 def _contacts_and_consents(session: Session, citizen: Person) -> None:
@@ -102,9 +107,12 @@ def build_world(session: Session) -> World:
     today = clock.today()
     rule = published_expiry_rule(session)  # also loads the demo catalogue
     office = _office(session)
-    citizen = _person(session, born=date(1988, 3, 14), phone="+38970111222")
-    stranger = _person(session, born=date(1979, 9, 2), phone="+38970333444", language="sq")
-    ward = _person(session, born=today.replace(year=today.year - 9), phone="+38970555666")
+    citizen = _person(session, ("Марија", "Петровска"), born=date(1988, 3, 14),
+                      phone="+38970111222")  # fmt: skip
+    stranger = _person(session, ("Arben", "Xhaferi"), born=date(1979, 9, 2),
+                       phone="+38970333444", language="sq")  # fmt: skip
+    ward = _person(session, ("Ана", "Петровска"), born=today.replace(year=today.year - 9),
+                   phone="+38970555666")  # fmt: skip
     session.add(GuardianLink(guardian_id=citizen.id, ward_id=ward.id, kind="parent"))
     factories.document(session, citizen, kind="passport", issued=today - timedelta(days=3600),
                        expires=today + timedelta(days=60))  # fmt: skip
