@@ -1,6 +1,6 @@
 """Browser tests: Navreme served over a seeded SQLite database, driven by Debian's Chromium.
 
-One server, one seeded world and one browser per session; a fresh context (cookies) per test.
+One server, one seeded world and one browser for the package; a fresh context (cookies) per test.
 Chromium is never downloaded (`playwright install` is not used): without /usr/bin/chromium the
 tests skip, and fail under CI=true.
 """
@@ -68,7 +68,8 @@ class Site:
                 "httpOnly": True, "sameSite": "Lax"}  # fmt: skip
 
 
-@pytest.fixture(scope="session")
+# Package scope: the environment points at the site's database only while these tests run.
+@pytest.fixture(scope="package")
 def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """Navreme served by uvicorn in a thread on a loopback port, over a seeded SQLite copy."""
     home = tmp_path_factory.mktemp("browser-site")
@@ -90,7 +91,7 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     config.get_settings.cache_clear()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing (apt-get install chromium; never playwright install)"
