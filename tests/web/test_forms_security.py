@@ -83,27 +83,8 @@ FORMS: dict[str, Form] = {
 }  # fmt: skip
 
 
-# Forms whose refusal is known to fall short, with what is wrong; strict, so a fix shows up.
-KNOWN_GAPS = {
-    "/logout": "identity/pages.py logout answers a forged token with 303 and deletes the "
-    "cookie (a cross-site request can sign people out); it should render the 403 page",
-}
-
-
-# Forms whose handler declares csrf_token as a required Form field: FastAPI answers a form
-# without it with 422 before the handler runs, so the CSRF check cannot come first. Give the
-# field a default (`= ""`) and the handler refuses it with 403 like a forged one; then drop
-# the line here (the test is strict both ways).
-TOKEN_FIELD_REQUIRED = {"/login/officer", "/login/citizen", "/login/citizen/code", "/logout"}
-
-
 def _form_params() -> list[object]:
-    return [
-        pytest.param(path, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[path]))
-        if path in KNOWN_GAPS
-        else path
-        for path in sorted(FORMS)
-    ]
+    return [path for path in sorted(FORMS)]
 
 
 @pytest.fixture
@@ -161,8 +142,7 @@ def test_form__forged_or_missing_csrf_token__refused_and_nothing_changed(
     assert forged.status_code == 403, f"POST {path} with a forged token: {forged.status_code}"
     assert "text/html" in forged.headers["content-type"]
     missing = client.post(url, data=data, follow_redirects=False)
-    expected = 422 if path in TOKEN_FIELD_REQUIRED else 403
-    assert missing.status_code == expected, f"POST {path} without a token: {missing.status_code}"
+    assert missing.status_code == 403, f"POST {path} without a token: {missing.status_code}"
     assert _row_counts(db_session) == before
     assert SESSION_COOKIE not in forged.cookies
     assert SESSION_COOKIE not in missing.cookies
@@ -258,11 +238,6 @@ def test_cookie_secure__cookies_set__secure_samesite__session_and_form_httponly(
         assert _well_set(cookie, httponly=secret), cookie
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="navreme_lang / navreme_mode (web/pages.py _remember_choices) lack HttpOnly, and the "
-    "sign-out's delete_cookie (identity/pages.py logout) lacks Secure and HttpOnly",
-)
 def test_cookie_secure__every_set_cookie__secure_httponly_samesite(
     secure_client: TestClient, db_session: Session
 ) -> None:

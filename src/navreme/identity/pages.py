@@ -15,7 +15,7 @@ from navreme.identity.principal import Principal
 from navreme.rules.pages import my_services
 from navreme.web.deps import DB, SESSION_COOKIE
 from navreme.web.i18n import N_
-from navreme.web.pages import csrf_ok, page_principal, render
+from navreme.web.pages import CsrfField, csrf_ok, page_principal, render, render_error
 
 router = APIRouter(include_in_schema=False)
 Field = Annotated[str, Form(max_length=200)]
@@ -43,10 +43,15 @@ def officer_form(request: Request, session: DB) -> HTMLResponse:
 
 @router.post("/login/officer", response_class=HTMLResponse)
 def officer_submit(
-    request: Request, session: DB, username: Field, password: Field, totp: Field, csrf_token: Field
+    request: Request,
+    session: DB,
+    username: Field,
+    password: Field,
+    totp: Field,
+    csrf: CsrfField = "",
 ) -> Response:
     principal = page_principal(request, session)
-    if not csrf_ok(request, principal, csrf_token):
+    if not csrf_ok(request, principal, csrf):
         return _expired_form(request, principal, "login_officer.html")
     try:
         new = actions.login_officer(
@@ -66,10 +71,10 @@ def citizen_form(request: Request, session: DB) -> HTMLResponse:
 
 @router.post("/login/citizen", response_class=HTMLResponse)
 def citizen_submit(
-    request: Request, session: DB, national_id: Field, csrf_token: Field
+    request: Request, session: DB, national_id: Field, csrf: CsrfField = ""
 ) -> HTMLResponse:
     principal = page_principal(request, session)
-    if not csrf_ok(request, principal, csrf_token):
+    if not csrf_ok(request, principal, csrf):
         return _expired_form(request, principal, "login_citizen.html")
     challenge = actions.request_citizen_code(session, national_id=national_id.strip())
     return render(
@@ -80,10 +85,10 @@ def citizen_submit(
 
 @router.post("/login/citizen/code", response_class=HTMLResponse)
 def citizen_code(
-    request: Request, session: DB, challenge_id: Field, code: Field, csrf_token: Field
+    request: Request, session: DB, challenge_id: Field, code: Field, csrf: CsrfField = ""
 ) -> Response:
     principal = page_principal(request, session)
-    if not csrf_ok(request, principal, csrf_token):
+    if not csrf_ok(request, principal, csrf):
         return _expired_form(request, principal, "login_citizen.html")
     try:
         new = actions.verify_citizen_code(
@@ -97,12 +102,17 @@ def citizen_code(
 
 
 @router.post("/logout")
-def logout(request: Request, session: DB, csrf_token: Field) -> Response:
+def logout(request: Request, session: DB, csrf: CsrfField = "") -> Response:
     principal = page_principal(request, session)
-    if csrf_ok(request, principal, csrf_token):
+    if principal.session_id is not None and not csrf_ok(request, principal, csrf):
+        # another site's form must not sign people out: refused, the session kept
+        return render_error(request, status=403, message=N_("The form expired. Please try again."))
+    if principal.session_id is not None:
         actions.logout(session, principal)
     response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(
+        SESSION_COOKIE, secure=get_settings().cookie_secure, httponly=True, samesite="lax"
+    )
     return response
 
 

@@ -24,7 +24,7 @@ from navreme.registry import queries as registry
 from navreme.registry.models import Person
 from navreme.web.deps import DB
 from navreme.web.i18n import N_
-from navreme.web.pages import csrf_ok, page_principal, render, render_error
+from navreme.web.pages import CsrfField, csrf_ok, page_principal, render, render_error
 
 router = APIRouter(include_in_schema=False)
 
@@ -99,16 +99,16 @@ def _problem(text: str) -> str | None:
 
 
 @router.post("/me/messages", response_class=HTMLResponse)
-def reply(  # nosec B107 - an empty CSRF token is a missing one: refused with 403
+def reply(
     request: Request, session: DB,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf: CsrfField = "",
     text: Annotated[str, Form(max_length=20 * MAX_REPLY)] = "",
     reply_id: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:  # fmt: skip
     principal, person = _citizen(request, session)
     if person is None:
         return RedirectResponse("/login/citizen", status_code=303)
-    if not csrf_ok(request, principal, csrf_token):
+    if not csrf_ok(request, principal, csrf):
         return _page(request, session, principal, person, status=403, error=FORM_GONE, text=text)
     problem = _problem(text)
     if problem is None:

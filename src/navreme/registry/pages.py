@@ -34,7 +34,7 @@ from navreme.registry.models import CONSENT_PURPOSES, ContactEndpoint, Municipal
 from navreme.registry.schemas import ConsentChange
 from navreme.web.deps import DB
 from navreme.web.i18n import N_
-from navreme.web.pages import csrf_ok, language_of, page_principal, render, render_error
+from navreme.web.pages import CsrfField, csrf_ok, language_of, page_principal, render, render_error
 
 router = APIRouter(include_in_schema=False)
 
@@ -154,16 +154,16 @@ def _own_verified(session: Session, person: Person, raw: str) -> ContactEndpoint
 
 
 @router.post("/me/settings/order", response_class=HTMLResponse)
-def order(  # nosec B107 - an empty CSRF token is a missing one: refused with 403
+def order(
     request: Request, session: DB,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf: CsrfField = "",
     endpoint: Annotated[str, Form(max_length=64)] = "",
     move: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:  # fmt: skip
     principal, person = _me(request, session)
     if person is None:
         return _to_login()
-    if not csrf_ok(request, principal, csrf_token):
+    if not csrf_ok(request, principal, csrf):
         return _settings_page(request, session, principal, person, status=403, error=FORM_GONE)
     found = _own_verified(session, person, endpoint)
     if found is None or move not in ("up", "down"):
@@ -175,16 +175,16 @@ def order(  # nosec B107 - an empty CSRF token is a missing one: refused with 40
 
 
 @router.post("/me/settings/consent", response_class=HTMLResponse)
-def consent(  # nosec B107 - an empty CSRF token is a missing one: refused with 403
+def consent(
     request: Request, session: DB,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf: CsrfField = "",
     purpose: Annotated[str, Form(max_length=32)] = "",
     granted: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:  # fmt: skip
     principal, person = _me(request, session)
     if person is None:
         return _to_login()
-    if not csrf_ok(request, principal, csrf_token):
+    if not csrf_ok(request, principal, csrf):
         return _settings_page(request, session, principal, person, status=403, error=FORM_GONE)
     if purpose not in CONSENT_PURPOSES or granted not in ("yes", "no"):
         return render_error(request, status=422)
@@ -219,9 +219,9 @@ def _quiet_hours(quiet: str, start: str, end: str) -> ContactSettingsIn:
 
 
 @router.post("/me/settings/contact", response_class=HTMLResponse)
-def contact(  # nosec B107 - an empty CSRF token is a missing one: refused with 403
+def contact(
     request: Request, session: DB,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf: CsrfField = "",
     quiet: Annotated[str, Form(max_length=8)] = "",
     quiet_from: Annotated[str, Form(max_length=16)] = "",
     quiet_until: Annotated[str, Form(max_length=16)] = "",
@@ -229,7 +229,7 @@ def contact(  # nosec B107 - an empty CSRF token is a missing one: refused with 
     principal, person = _me(request, session)
     if person is None:
         return _to_login()
-    if not csrf_ok(request, principal, csrf_token):
+    if not csrf_ok(request, principal, csrf):
         return _settings_page(request, session, principal, person, status=403, error=FORM_GONE)
     try:
         chosen = _quiet_hours(quiet, quiet_from, quiet_until)

@@ -34,7 +34,7 @@ from navreme.scheduling.models import Appointment, AppointmentItem, Office
 from navreme.scheduling.queries import Need, VisitItem
 from navreme.web.deps import DB
 from navreme.web.i18n import N_
-from navreme.web.pages import csrf_ok, language_of, page_principal, render, render_error
+from navreme.web.pages import CsrfField, csrf_ok, language_of, page_principal, render, render_error
 
 router = APIRouter(include_in_schema=False)
 Field = Annotated[str, Form(max_length=200)]
@@ -415,7 +415,7 @@ def new_appointment(
 
 @router.post("/me/appointments", response_class=HTMLResponse)
 def book(
-    request: Request, session: DB, csrf_token: Field,
+    request: Request, session: DB, csrf: CsrfField = "",
     service: Annotated[str, Form(max_length=48)] = "",
     offer: Annotated[str, Form(max_length=64)] = "",
     person: Chosen = None,
@@ -428,7 +428,7 @@ def book(
     language = language_of(request, citizen.principal)
     choice = choose_visit(session, citizen, language, service=service or None,
                           offer=offer or None, persons=person or [])  # fmt: skip
-    if not csrf_ok(request, citizen.principal, csrf_token):
+    if not csrf_ok(request, citizen.principal, csrf):
         return _book_page(request, session, citizen, choice, status=403, error=EXPIRED_FORM)
     if choice.foreign_offer or choice.problem:
         return _book_page(request, session, citizen, choice)
@@ -479,7 +479,7 @@ def cancel_form(appointment_id: str, request: Request, session: DB) -> Response:
 
 
 def _change(
-    request: Request, session: Session, appointment_id: str, csrf_token: str, *,
+    request: Request, session: Session, appointment_id: str, csrf: str, *,
     change: Any, done: str, savepoint: bool = True,
 ) -> Response:  # fmt: skip
     """Check who asks and the form, apply `change(citizen, appointment)`, then redirect; on a
@@ -488,7 +488,7 @@ def _change(
     if citizen is None:
         return RedirectResponse(SIGN_IN, status_code=303)
     found = _appointment(session, citizen, appointment_id)
-    if not csrf_ok(request, citizen.principal, csrf_token):  # before anything is written
+    if not csrf_ok(request, citizen.principal, csrf):  # before anything is written
         if found is None:
             return render_error(request, status=403, message=EXPIRED_FORM)
         return _detail(request, session, citizen, found, status=403, error=EXPIRED_FORM)
@@ -516,22 +516,22 @@ class _NoSlot(Exception):
 
 
 @router.post("/me/appointments/{appointment_id}/confirm", response_class=HTMLResponse)
-def confirm(appointment_id: str, request: Request, session: DB, csrf_token: Field) -> Response:
+def confirm(appointment_id: str, request: Request, session: DB, csrf: CsrfField = "") -> Response:
     """A held time becomes a booking; a lapsed hold is expired (kept: no savepoint)."""
-    return _change(request, session, appointment_id, csrf_token, done="confirmed",
+    return _change(request, session, appointment_id, csrf, done="confirmed",
                    savepoint=False,
                    change=lambda c, a: actions.confirm(session, c.principal, a))  # fmt: skip
 
 
 @router.post("/me/appointments/{appointment_id}/cancel", response_class=HTMLResponse)
-def cancel(appointment_id: str, request: Request, session: DB, csrf_token: Field) -> Response:
-    return _change(request, session, appointment_id, csrf_token, done="cancelled",
+def cancel(appointment_id: str, request: Request, session: DB, csrf: CsrfField = "") -> Response:
+    return _change(request, session, appointment_id, csrf, done="cancelled",
                    change=lambda c, a: actions.cancel(session, get_settings(), c.principal, a))  # fmt: skip
 
 
 @router.post("/me/appointments/{appointment_id}/move", response_class=HTMLResponse)
 def move(
-    appointment_id: str, request: Request, session: DB, csrf_token: Field,
+    appointment_id: str, request: Request, session: DB, csrf: CsrfField = "",
     slot: Annotated[str, Form(max_length=120)] = "",
 ) -> Response:  # fmt: skip
     """Move to one of the free times shown (same appointment, the old time freed once won)."""
@@ -544,7 +544,7 @@ def move(
         return actions.reschedule(session, get_settings(), citizen.principal, found,
                                   starts_at=starts_at, office=office)  # fmt: skip
 
-    return _change(request, session, appointment_id, csrf_token, done="moved", change=change)
+    return _change(request, session, appointment_id, csrf, done="moved", change=change)
 
 
 @router.get("/me/appointments/{appointment_id}/invite.ics")
@@ -590,12 +590,12 @@ def plan_view(session: Session, person: Person) -> tuple[PortfolioPlan, list[Pla
 
 
 @router.post("/me/plan/hold", response_class=HTMLResponse)
-def hold_plan(request: Request, session: DB, csrf_token: Field) -> Response:
+def hold_plan(request: Request, session: DB, csrf: CsrfField = "") -> Response:
     """Hold a time for every visit of the plan (the API's POST /persons/{id}/plan/hold)."""
     citizen = signed_in_citizen(request, session)
     if citizen is None:
         return RedirectResponse(SIGN_IN, status_code=303)
-    if not csrf_ok(request, citizen.principal, csrf_token):
+    if not csrf_ok(request, citizen.principal, csrf):
         return render_error(request, status=403, message=EXPIRED_FORM)
     settings = get_settings()
     portfolio = plans.plan_for(session, settings, citizen.person)

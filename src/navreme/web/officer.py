@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,7 +29,7 @@ from navreme.web import i18n, labels, officer_dashboard, officer_persons, office
 from navreme.web.deps import DB
 from navreme.web.i18n import N_
 from navreme.web.officer_common import EXPIRED, offices_for, refuse, signed_in_officer, to_login
-from navreme.web.pages import csrf_ok, language_of, render
+from navreme.web.pages import CsrfField, csrf_ok, language_of, render
 
 router = APIRouter(include_in_schema=False)
 router.include_router(officer_waiting.router)
@@ -171,15 +171,15 @@ def _wrong_transition(
 
 
 @router.post("/officer/appointments/{appointment_id}/{mark}", response_class=HTMLResponse)
-def mark_visit(  # nosec B107 - csrf_token: a missing token is refused (403), no password
+def mark_visit(
     appointment_id: uuid.UUID, mark: str, request: Request, session: DB,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf: CsrfField = "",
 ) -> Response:  # fmt: skip
     """Check in, done or no-show — the API's marks, audited by the same action."""
     principal = signed_in_officer(request, session)
     if principal is None:
         return to_login()
-    if not csrf_ok(request, principal, csrf_token):  # first: a forged form learns nothing
+    if not csrf_ok(request, principal, csrf):  # first: a forged form learns nothing
         return _today_page(request, session, principal, office_code=None,
                            day=clock.today(get_settings().timezone), status=403,
                            error=EXPIRED)  # fmt: skip

@@ -31,7 +31,7 @@ from navreme.scheduling.models import Office
 from navreme.web.deps import DB
 from navreme.web.i18n import N_
 from navreme.web.officer_common import EXPIRED, refuse, signed_in_officer, to_login
-from navreme.web.pages import csrf_ok, language_of, render
+from navreme.web.pages import CsrfField, csrf_ok, language_of, render
 
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form(max_length=100)]
@@ -58,8 +58,8 @@ def find_form(request: Request, session: DB) -> Response:
 
 
 @router.post("/officer/persons", response_class=HTMLResponse)
-def find(  # nosec B107 - csrf_token: a missing token is refused (403), no password
-    request: Request, session: DB, csrf_token: Annotated[str, Form(max_length=200)] = "",
+def find(
+    request: Request, session: DB, csrf: CsrfField = "",
     national_id: Annotated[str, Form(max_length=32)] = "", given_name: Text = "",
     family_name: Text = "", birth_date: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:  # fmt: skip
@@ -69,7 +69,7 @@ def find(  # nosec B107 - csrf_token: a missing token is refused (403), no passw
         return to_login()
     kept = {"national_id": national_id, "given_name": given_name, "family_name": family_name,
             "birth_date": birth_date}  # fmt: skip
-    if not csrf_ok(request, principal, csrf_token):
+    if not csrf_ok(request, principal, csrf):
         return _search_page(request, principal, status=403, error=EXPIRED, kept=kept)
     if national_id.strip():
         return _by_national_id(request, session, principal, national_id.strip(), kept)

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,7 +33,7 @@ from navreme.web.officer_common import (
     signed_in_officer,
     to_login,
 )
-from navreme.web.pages import csrf_ok, render
+from navreme.web.pages import CsrfField, csrf_ok, render
 
 router = APIRouter(include_in_schema=False)
 LIMIT = 200  # oldest first: the fair order; the rest shows once these are handled
@@ -127,9 +126,9 @@ def waiting(request: Request, session: DB) -> Response:
 
 
 @router.post("/officer/conversation-items/{item_id}/handled", response_class=HTMLResponse)
-def handled(  # nosec B107 - csrf_token: a missing token is refused (403), no password
+def handled(
     item_id: uuid.UUID, request: Request, session: DB,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf: CsrfField = "",
 ) -> Response:  # fmt: skip
     """Mark an item answered (the conversations API's action, audited there)."""
     principal = signed_in_officer(request, session)
@@ -138,7 +137,7 @@ def handled(  # nosec B107 - csrf_token: a missing token is refused (403), no pa
     if not may(principal, ANSWERERS):
         return refuse(request, session, principal, action="access.waiting",
                       message=ONLY_ANSWERERS)  # fmt: skip
-    if not csrf_ok(request, principal, csrf_token):
+    if not csrf_ok(request, principal, csrf):
         return _page(request, session, principal, status=403, error=EXPIRED)
     item = session.get(ConversationItem, item_id)
     subject = _subjects(session, {item.message_id}) if item and item.message_id else {}

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import secrets as stdlib_secrets
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
@@ -27,6 +27,10 @@ templates = Jinja2Templates(directory=TEMPLATES_DIR)
 router = APIRouter(include_in_schema=False)
 CSRF_COOKIE = "navreme_csrf"
 MODE_COOKIE = "navreme_mode"
+# Every state-changing form posts `csrf_token`. Declared with a default, so that a form without
+# it reaches the handler, whose first step refuses it with 403 like a forged one (a required
+# field would be answered 422 by validation before the check).
+CsrfField = Annotated[str, Form(alias="csrf_token", max_length=200)]
 MODES = ("standard", "large", "easy")  # large print; easy-read (plain words, one idea a line)
 
 
@@ -105,10 +109,17 @@ def _remember_choices(request: Request, response: Response, language: str, mode:
         response.set_cookie(CSRF_COOKIE, new, httponly=True, secure=secure, samesite="lax")
     if request.query_params.get("lang") == language:
         response.set_cookie(
-            i18n.LANG_COOKIE, language, max_age=31_536_000, secure=secure, samesite="lax"
+            i18n.LANG_COOKIE,
+            language,
+            max_age=31_536_000,
+            secure=secure,
+            httponly=True,
+            samesite="lax",
         )
     if request.query_params.get("mode") == mode:
-        response.set_cookie(MODE_COOKIE, mode, max_age=31_536_000, secure=secure, samesite="lax")
+        response.set_cookie(
+            MODE_COOKIE, mode, max_age=31_536_000, secure=secure, httponly=True, samesite="lax"
+        )
 
 
 PAGE_ERRORS = {
