@@ -11,7 +11,7 @@ PORT ?= 8000
 export NAVREME_HOME ?= $(CURDIR)/var
 
 .DEFAULT_GOAL := help
-.PHONY: help translations install install-dev os-packages jasmin install-prosody run test lint audit-deps migrations-check seed bench-seed bench-rules bench-planning bench-booking clean
+.PHONY: help translations screenshots bench-pages install install-dev os-packages jasmin install-prosody run test lint audit-deps migrations-check seed bench-seed bench-rules bench-planning bench-booking clean
 
 help: ## list every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -75,6 +75,12 @@ migrations-check: install-dev ## Alembic: exactly one head, models and migration
 
 test: install-dev lint migrations-check ## lint, then the whole test suite (SQLite; PostgreSQL too when reachable, always under CI=true)
 	$(BIN)/pytest -q -p no:cacheprovider
+
+screenshots: install-dev ## PNGs of the main pages (citizen on a phone, officer on a desktop; mk and en) into docs/screenshots/
+	$(BIN)/python scripts/screenshots.py
+
+bench-pages: install-dev ## benchmark: p50/p95/p99 of the main pages over 100k persons (PostgreSQL; ARGS="--backend sqlite --requests N" …)
+	$(BIN)/python bench/pages.py $(ARGS)
 
 translations: install ## list page texts without an mk or sq translation; add them to locale/*/LC_MESSAGES/new.po
 	$(BIN)/navreme translations update

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from navreme import config, db
 from navreme.identity.actions import start_session
+from navreme.identity.demo import create_demo_accounts
 from tests.browser.serving import CHROMIUM, Serving, launch_chromium
 from tests.browser.world import World, build_world
 
@@ -77,13 +78,17 @@ def site(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     url = f"sqlite:///{home / 'navreme.db'}"
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {
-            "NAVREME_DATABASE_URL": url, "NAVREME_HOME": str(home), "NAVREME_ENV": "test",
+            "NAVREME_DATABASE_URL": url, "NAVREME_HOME": str(home),
+            # development: the demo's start page with its logins, and the outbox page, are checked too
+            "NAVREME_ENV": "development",
             "NAVREME_SECRET_KEY": "browser-secret-" + "x" * 40, "NAVREME_COOKIE_SECURE": "false",
         }.items():  # fmt: skip
             patch.setenv(name, value)
         config.get_settings.cache_clear()
         with Session(bind=db.engine_for(url), expire_on_commit=False) as session:
             world = build_world(session)
+            create_demo_accounts(session)
+            session.commit()
         serving = Serving()
         with serving as base_url:
             yield Site(base_url, url, world, serving.app)
