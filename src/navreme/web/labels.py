@@ -29,6 +29,14 @@ LABELS: dict[str, dict[str, str]] = {
         "completed": N_("Done"),
         "expired": N_("No longer open"),
     },
+    "offer_status_staff": {  # the same statuses in officers' words
+        "pending": N_("Not yet sent"),
+        "notified": N_("Person notified"),
+        "accepted": N_("Accepted by the person"),
+        "declined": N_("Declined by the person"),
+        "completed": N_("Completed"),
+        "expired": N_("Expired unanswered"),
+    },
     "level": {
         "inform": N_("For your information"),
         "offer": N_("Offer: you confirm"),

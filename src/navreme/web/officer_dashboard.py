@@ -178,7 +178,7 @@ def _charts(
             (label("delivery_status", s), [week.get((c, s), 0) for c in channels]) for s in statuses
         ], title=_("Messages in the last 7 days"), value_label=_("Messages"),
            stacked=True) if messages else None,
-        "offers": charts.bars([label("offer_status", s) for s in offers],
+        "offers": charts.bars([label("offer_status_staff", s) for s in offers],
                               [(_("Offers"), list(offers.values()))],
                               title=_("Offers by status"), value_label=_("Offers")),
     }  # fmt: skip
