@@ -405,9 +405,9 @@ def test_dashboard__supervisor_sees_figures_as_charts_and_tables(
     assert f"{office.name} 1 1" in text  # no-shows today, this week
     assert "SMS Delivered 1 2" in text
     assert "E-mail Address does not work 1 1" in text
-    assert "Waiting for you 2" in text
-    assert "Done 1" in text
-    assert "Declined 0" in text  # another department's service
+    assert "Not yet sent 2" in text
+    assert "Completed 1" in text
+    assert "Declined by the person 0" in text  # another department's service
     assert theirs.name not in text
 
 
