@@ -20,11 +20,16 @@ from sqlalchemy.orm import Session
 from navreme.identity.principal import Principal
 from navreme.messaging import conversations, inbound
 from navreme.messaging.models import Delivery
-from navreme.registry import queries as registry
 from navreme.registry.models import Person
 from navreme.web.deps import DB
 from navreme.web.i18n import N_
-from navreme.web.pages import CsrfField, csrf_ok, page_principal, render, render_error
+from navreme.web.pages import (
+    CsrfField,
+    csrf_ok,
+    render,
+    render_error,
+    signed_in_citizen,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -33,13 +38,6 @@ NOTICES = {"sent": N_("Thank you. We received your message; an officer will answ
 EMPTY = N_("Please write your message before you send it.")
 TOO_LONG = N_("Your message is too long. Please shorten it to 2000 characters or fewer.")
 FORM_GONE = N_("The form expired. Please try again.")
-
-
-def _citizen(request: Request, session: Session) -> tuple[Principal, Person | None]:
-    principal = page_principal(request, session)
-    if not principal.is_citizen or principal.id is None:
-        return principal, None
-    return principal, registry.get_person_for(session, principal, principal.id)
 
 
 def _before(raw: str | None) -> datetime | None:
@@ -80,9 +78,10 @@ def _page(
 
 @router.get("/me/messages", response_class=HTMLResponse)
 def messages(request: Request, session: DB, before: str | None = None) -> Response:
-    principal, person = _citizen(request, session)
-    if person is None:
+    citizen = signed_in_citizen(request, session)
+    if citizen is None:
         return RedirectResponse("/login/citizen", status_code=303)
+    principal, person = citizen.principal, citizen.person
     try:
         cursor = _before(before)
     except ValueError:
@@ -105,9 +104,10 @@ def reply(
     text: Annotated[str, Form(max_length=20 * MAX_REPLY)] = "",
     reply_id: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:  # fmt: skip
-    principal, person = _citizen(request, session)
-    if person is None:
+    citizen = signed_in_citizen(request, session)
+    if citizen is None:
         return RedirectResponse("/login/citizen", status_code=303)
+    principal, person = citizen.principal, citizen.person
     if not csrf_ok(request, principal, csrf):
         return _page(request, session, principal, person, status=403, error=FORM_GONE, text=text)
     problem = _problem(text)

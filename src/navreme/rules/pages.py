@@ -22,7 +22,14 @@ from navreme.rules.queries import OfferOut, mask_number
 from navreme.scheduling import pages as scheduling_pages
 from navreme.web.deps import DB
 from navreme.web.i18n import N_
-from navreme.web.pages import CsrfField, csrf_ok, language_of, render, render_error
+from navreme.web.pages import (
+    CsrfField,
+    csrf_ok,
+    language_of,
+    render,
+    render_error,
+    signed_in_citizen,
+)
 
 router = APIRouter(include_in_schema=False)
 Field = Annotated[str, Form(max_length=200)]
@@ -71,7 +78,7 @@ def my_services(request: Request, session: Session, principal: Principal) -> Res
 @router.post("/me/offers/{offer_id}/decline", response_class=HTMLResponse)
 def decline(offer_id: str, request: Request, session: DB, csrf: CsrfField = "") -> Response:
     """No proactive handling of the offer's service for its person (the API's opt-out)."""
-    citizen = scheduling_pages.signed_in_citizen(request, session)
+    citizen = signed_in_citizen(request, session)
     if citizen is None:
         return RedirectResponse("/login/citizen", status_code=303)
     if not csrf_ok(request, citizen.principal, csrf):

@@ -23,7 +23,6 @@ from navreme import clock
 from navreme.audit.actions import record
 from navreme.catalogue.queries import unknown_services
 from navreme.config import Settings, get_settings
-from navreme.identity.principal import Principal
 from navreme.planning.portfolio import PlannedVisit, PortfolioPlan
 from navreme.registry import queries as registry
 from navreme.registry.models import Person
@@ -34,7 +33,15 @@ from navreme.scheduling.models import Appointment, AppointmentItem, Office
 from navreme.scheduling.queries import Need, VisitItem
 from navreme.web.deps import DB
 from navreme.web.i18n import N_
-from navreme.web.pages import CsrfField, csrf_ok, language_of, page_principal, render, render_error
+from navreme.web.pages import (
+    Citizen,
+    CsrfField,
+    csrf_ok,
+    language_of,
+    render,
+    render_error,
+    signed_in_citizen,
+)
 
 router = APIRouter(include_in_schema=False)
 Field = Annotated[str, Form(max_length=200)]
@@ -63,21 +70,6 @@ WRONG_STATE = N_("This appointment can no longer be changed this way.")
 
 
 # --- who is asking ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Citizen:
-    principal: Principal
-    person: Person
-
-
-def signed_in_citizen(request: Request, session: Session) -> Citizen | None:
-    """The signed-in citizen and their registry record, or None (the page sends them to sign in)."""
-    principal = page_principal(request, session)
-    if not principal.is_citizen or principal.id is None:
-        return None
-    person = registry.get_person_for(session, principal, principal.id)
-    return Citizen(principal, person) if person is not None else None
 
 
 def family(session: Session, person: Person) -> list[Person]:

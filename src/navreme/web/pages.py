@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets as stdlib_secrets
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -17,7 +18,8 @@ from navreme.identity import secrets
 from navreme.identity.principal import ANONYMOUS, Principal
 from navreme.messaging.channels.registry import options_for
 from navreme.messaging.models import Delivery
-from navreme.registry.models import CHANNELS
+from navreme.registry import queries as registry_queries
+from navreme.registry.models import CHANNELS, Person
 from navreme.web import formats, i18n, labels
 from navreme.web.deps import DB, resolve_principal
 from navreme.web.i18n import N_
@@ -40,6 +42,21 @@ def page_principal(request: Request, session: Session) -> Principal:
         return resolve_principal(request, session)
     except Exception:  # noqa: BLE001 - a broken cookie must never break a page
         return ANONYMOUS
+
+
+@dataclass(frozen=True)
+class Citizen:
+    principal: Principal
+    person: Person
+
+
+def signed_in_citizen(request: Request, session: Session) -> Citizen | None:
+    """The signed-in citizen and their registry record, or None (the page sends them to sign in)."""
+    principal = page_principal(request, session)
+    if not principal.is_citizen or principal.id is None:
+        return None
+    person = registry_queries.get_person_for(session, principal, principal.id)
+    return Citizen(principal, person) if person is not None else None
 
 
 def csrf_token(request: Request, principal: Principal) -> str:
