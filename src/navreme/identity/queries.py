@@ -51,8 +51,12 @@ def _principal(
             kind="officer", id=officer.id, department_id=officer.department_id,
             roles=frozenset(officer.roles), **base,
         )  # fmt: skip
-    if kind == "citizen" and subject_id is not None and session.get(Person, subject_id):
-        return Principal(kind="citizen", id=subject_id, **base)
+    person = session.get(Person, subject_id) if kind == "citizen" and subject_id else None
+    if person is not None:
+        # pages speak the person's language from their profile unless they chose another
+        return Principal(
+            kind="citizen", id=person.id, **{**base, "language": row.language or person.language}
+        )
     return ANONYMOUS
 
 
