@@ -1,6 +1,7 @@
 """Every domain's tables, imported in one place for Alembic and the drift check."""
 
 from navreme.audit import models as audit_models
+from navreme.cases import models as cases_models
 from navreme.catalogue import models as catalogue_models
 from navreme.db import Base
 from navreme.identity import models as identity_models
@@ -14,6 +15,7 @@ metadata = Base.metadata
 
 __all__ = [
     "audit_models",
+    "cases_models",
     "catalogue_models",
     "identity_models",
     "idempotency_models",

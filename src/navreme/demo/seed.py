@@ -138,6 +138,9 @@ def _load_catalogue(session: Session) -> None:
             f"available, and offices need its departments: {missing}"
         ) from missing
     load_demo_catalogue(session)
+    from navreme.cases.actions import load_categories
+
+    load_categories(session)  # request categories route to the catalogue's departments
 
 
 def _demo_accounts(session: Session, report: SeedReport) -> int | None:
