@@ -42,6 +42,10 @@ def create_app() -> FastAPI:
 
 def _mount_domains(app: FastAPI) -> None:
     from navreme.audit import api as audit_api
+    from navreme.cases import api as cases_api
+    from navreme.cases import feed as cases_feed
+    from navreme.cases import open311_api
+    from navreme.cases import pages as cases_pages
     from navreme.catalogue import api as catalogue_api
     from navreme.identity import api as identity_api
     from navreme.identity import pages as identity_pages
@@ -63,5 +67,6 @@ def _mount_domains(app: FastAPI) -> None:
         messaging_api.router, messaging_webhooks.router, outbox_api.router,
         pages.router, identity_pages.router, rules_pages.router, scheduling_pages.router,
         messaging_pages.router, registry_pages.router, officer.router,
+        cases_api.router, open311_api.router, cases_feed.router, cases_pages.router,
     ):  # fmt: skip
         app.include_router(router)
