@@ -138,6 +138,12 @@ def _wrong_shape_resealed(document: dict[str, Any]) -> None:
     document["sha256"] = classifier._digest(document)
 
 
+def _resealed(document: dict[str, Any], change: Any) -> None:
+    change(document)
+    del document["sha256"]
+    document["sha256"] = classifier._digest(document)
+
+
 def _pickle_like(document: dict[str, Any]) -> None:
     document.clear()
     document.update({"__reduce__": "os.system", "format": "pickle"})
@@ -150,6 +156,10 @@ def _pickle_like(document: dict[str, Any]) -> None:
         (_wrong_shape_resealed, "coef has"),
         (_pickle_like, "not a navreme-classifier file"),
         (lambda d: d.update(version=99), "unsupported version"),
+        (
+            lambda d: _resealed(d, lambda e: e["views"][0].update(analyzer="callable")),
+            "unknown view",
+        ),
     ],
 )
 def test_load__tampered_or_invalid_file_fails_clearly(

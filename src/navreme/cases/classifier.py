@@ -249,6 +249,10 @@ def _view_from(entry: Any) -> _View:
     ngram = entry.get("ngram_range")
     if not (isinstance(ngram, list) and len(ngram) == 2 and all(type(n) is int for n in ngram)):
         raise ModelFileError("ngram_range must be two integers")
+    if (entry.get("analyzer"), (ngram[0], ngram[1])) not in VIEWS:
+        raise ModelFileError(
+            f"unknown view {entry.get('analyzer')!r} {ngram}; this Navreme has {VIEWS}"
+        )
     vocabulary = _strings(entry.get("vocabulary"), "vocabulary")
     if len(set(vocabulary)) != len(vocabulary):
         raise ModelFileError("vocabulary has duplicate terms")
