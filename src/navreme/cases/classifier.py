@@ -318,8 +318,10 @@ def seed_requests() -> list[tuple[str, str, str]]:
     ]
 
 
+@lru_cache(maxsize=1)
 def built_in_model() -> Model:
-    """The small model trained from the seed requests, for when no trained model is installed."""
+    """The small model trained from the seed requests, for when no trained model is installed
+    (trained once per process, whichever NAVREME_HOME asks)."""
     rows = seed_requests()
     return train([r[2] for r in rows], [r[0] for r in rows], seed=0, c=20.0,
                  name=BUILT_IN, trained_on="navreme.cases/data/seed_requests.csv")  # fmt: skip

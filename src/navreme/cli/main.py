@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from navreme.cli import (
     audit,
     bench,
+    cases,
     db,
     identity,
     listen,
@@ -51,6 +52,7 @@ app.add_typer(simulate.app, name="simulate")
 app.add_typer(plan.app, name="plan")
 app.add_typer(messages.app, name="messages")
 app.add_typer(translations.app, name="translations")
+app.add_typer(cases.app, name="cases")
 app.add_typer(identity.officer_app, name="officer")
 app.add_typer(identity.token_app, name="token")
 app.command("seed")(seed.seed)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import signal
+import threading
 
 import typer
 import uvicorn
 from huey.consumer import Consumer
 from sqlalchemy import func, select
 
-from navreme.config import get_settings
+from navreme.config import Settings, get_settings
 from navreme.db import session_scope
 from navreme.migrate import ensure_database
 
@@ -23,6 +24,7 @@ def serve(
     settings = get_settings()
     ensure_database(settings)
     consumer = _embedded_consumer() if not settings.queue_url and workers == 1 else None
+    _load_classifier(settings)
     try:
         uvicorn.run(
             "navreme.web.app:create_app", factory=True, host=host, port=port, workers=workers,
@@ -33,6 +35,15 @@ def serve(
     finally:
         if consumer is not None:
             consumer.stop(graceful=True)
+
+
+def _load_classifier(settings: Settings) -> None:
+    """Load (or, without an installed model, train the built-in) request classifier in the
+    background at start-up, so the first request does not wait for it. With several workers
+    each loads its own on first use."""
+    from navreme.cases.classifier import model_for
+
+    threading.Thread(target=model_for, args=(settings.home.resolve(),), daemon=True).start()
 
 
 def _embedded_consumer() -> Consumer:
