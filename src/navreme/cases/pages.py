@@ -149,6 +149,10 @@ def municipality_name(municipality: Municipality | None, language: str) -> str |
     return municipality.name_mk if language == "mk" else municipality.name
 
 
+def department_name(department: Department, language: str) -> str:
+    return {"mk": department.name_mk, "sq": department.name_sq}.get(language, department.name_en)
+
+
 def _categories(session: Session, *, public_only: bool = True) -> list[CaseCategory]:
     query = select(CaseCategory).where(CaseCategory.active.is_(True))
     if public_only:
@@ -478,7 +482,7 @@ def _queue(
         query = query.where(Case.category_code == category)
     cases = session.scalars(query.order_by(Case.accept_due_at, Case.id).limit(QUEUE_LIMIT))
     names = {c.code: category_name(c, language) for c in session.scalars(select(CaseCategory))}
-    departments = {d.id: d.name for d in session.scalars(select(Department))}
+    departments = {d.id: department_name(d, language) for d in session.scalars(select(Department))}
     return [
         QueueRow(case, names.get(case.category_code or ""), departments.get(case.department_id),
                  SLA[case.sla_state], case.accept_due_at if case.status in ("triage", "new")
@@ -537,8 +541,8 @@ def _officer_case_page(
     predicted = (
         session.get(CaseCategory, case.predicted_category) if case.predicted_category else None
     )
-    departments = _departments(session)
-    names = {d.id: d.name for d in departments}
+    departments = [(d.id, department_name(d, language)) for d in _departments(session)]
+    names = dict(departments)
     tasks = list(session.scalars(select(CaseTask).where(CaseTask.case_id == case.id)
                                  .order_by(CaseTask.created_at)))  # fmt: skip
     return render(
