@@ -54,7 +54,8 @@ def test_send_a_request__one_case_even_when_posted_twice(
     case = db_session.scalars(select(Case)).one()
     assert (case.channel, case.person_id, case.category_code) == ("web", citizen.id, "waste")  # type: ignore[attr-defined]
     shown = client.get(first.headers["location"])
-    assert case.reference in shown.text and "Контејнерот не е празнет." in shown.text
+    assert case.reference in shown.text
+    assert "Контејнерот не е празнет." in shown.text
     assert case.reference in client.get("/me/cases").text
 
 
@@ -94,7 +95,8 @@ def test_another_persons_request__404(
 
 def test_signed_out__sent_to_sign_in(client: TestClient) -> None:
     response = client.get("/me/cases", follow_redirects=False)
-    assert response.status_code == 303 and response.headers["location"] == "/login/citizen"
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login/citizen"
 
 
 def test_officer_queue__the_departments_cases_with_sla_in_words(
@@ -106,7 +108,8 @@ def test_officer_queue__the_departments_cases_with_sla_in_words(
     db_session.commit()
     as_officer(client, db_session, department_code="OPST")
     page = client.get("/officer/cases").text
-    assert ours.reference in page and theirs.reference not in page
+    assert ours.reference in page
+    assert theirs.reference not in page
     assert "On time" in page
     assert client.get(f"/officer/cases/{ours.id}").status_code == 200
     assert client.get(f"/officer/cases/{theirs.id}").status_code == 404
@@ -152,7 +155,9 @@ def test_closed_request__rating_and_reopen_forms_shown(
 ) -> None:
     case = _closed(db_session, citizen)
     page = client.get(f"/me/cases/{case.reference}?lang=sq").text
-    assert 'name="rating"' in page and "<fieldset" in page and "<legend>" in page
+    assert 'name="rating"' in page
+    assert "<fieldset" in page
+    assert "<legend>" in page
     assert f"/me/cases/{case.reference}/reopen" in page
     bad = submit(client, page, f"/me/cases/{case.reference}/rating", rating="9")
     assert bad.status_code == 422
