@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from navreme import clock
 from navreme.audit.actions import record
+from navreme.cases import intake
 from navreme.db import is_postgres
 from navreme.messaging import conversations, links
 from navreme.messaging.actions import acknowledge, send
@@ -202,6 +203,14 @@ def _answer(session: Session, event: Inbound, conversation: Conversation,
         session, conversation, direction="in", channel=event.channel, text=event.text,
         inbound_id=inbound.id, needs_officer=reply.needs_officer,
     )  # fmt: skip
+    if reply.outcome == "conversation":
+        # Not an answer to an offer or appointment: a request, so also a case (cases/intake.py).
+        intake.from_message(
+            session, inbound_id=inbound.id, channel=event.channel, sender=event.sender,
+            text=event.text, person_id=person.id if person else None,
+            municipality_code=person.municipality_code if person else None,
+            language=reply.language,
+        )  # fmt: skip
     now = clock.now()
     if reply.person_id is not None and reply.acknowledges:
         acknowledge(session, person_id=reply.person_id, at=now, subject=reply.subject)
