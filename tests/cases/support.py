@@ -1,17 +1,15 @@
 """Shared set-up for the case page, feed and inbound tests: categories loaded, a stand-in
-classifier (the real one is trained elsewhere), and cases in a chosen state."""
+classifier's prediction where a test needs a given one, and cases in a chosen state."""
 
 from __future__ import annotations
 
-import sys
-import types
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 
-from navreme.cases import actions
+from navreme.cases import actions, classifier
 from navreme.catalogue.actions import load_demo_catalogue
 from navreme.identity.principal import Principal
 from tests import factories
@@ -28,9 +26,9 @@ class Prediction:
 
 def fake_classifier(monkeypatch: pytest.MonkeyPatch, label: str = "waste",
                     confidence: float = 0.9) -> None:  # fmt: skip
-    module = types.ModuleType("navreme.cases.classifier")
-    module.classify = lambda text: Prediction(label, confidence)  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "navreme.cases.classifier", module)
+    """A fixed prediction, so a test decides whether a case is routed or goes to triage (the
+    real classifier is tested in test_classifier.py and end to end in test_inbound_cases.py)."""
+    monkeypatch.setattr(classifier, "classify", lambda text: Prediction(label, confidence))
 
 
 def load(session: Session) -> None:
