@@ -70,12 +70,10 @@ PAGES: dict[str, Page] = {
     "/officer/dashboard": Page("supervisor"),
     "/me/cases": Page("citizen"),
     "/me/cases/new": Page("citizen"),
-    # The browser world has no case yet (tests/browser/world.py is not ours): a reference that
-    # names nothing opens the not-found page until the world gets one.
-    "/me/cases/{reference}": Page("citizen", lambda w: "/me/cases/NV-22222222", status=404),
+    "/me/cases/{reference}": Page("citizen", lambda w: f"/me/cases/{w.case.reference}"),
     "/officer/cases": Page("officer"),
     "/officer/cases/triage": Page("supervisor"),
-    "/officer/cases/{case_id}": Page("officer", lambda w: f"/officer/cases/{new_id()}", status=404),
+    "/officer/cases/{case_id}": Page("officer", lambda w: f"/officer/cases/{w.case.id}"),
     "/open/cases.atom": Page("anonymous", html=False),
     "/open/cases.json": Page("anonymous", html=False),
 }

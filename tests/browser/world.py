@@ -14,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from navreme import clock
+from navreme.cases import actions
+from navreme.cases.models import Case
 from navreme.config import get_settings
 from navreme.identity.principal import Principal
 from navreme.messaging.conversations import add_item, person_conversation
@@ -44,6 +46,7 @@ class World:
     booked: Appointment
     foreign: Appointment  # the stranger's
     question: ConversationItem  # the citizen's, waiting for an officer
+    case: Case  # the citizen's request, routed to the officer's department
 
     def ids(self) -> dict[str, str]:
         """Path parameters by their usual names, for pages that take one."""
@@ -51,6 +54,7 @@ class World:
             "person_id": str(self.citizen.id), "ward_id": str(self.ward.id),
             "appointment_id": str(self.held.id), "offer_id": str(self.offer.id),
             "office_code": self.office.code, "service": self.offer.service_code,
+            "reference": self.case.reference, "case_id": str(self.case.id),
         }  # fmt: skip
 
 
@@ -130,9 +134,26 @@ def build_world(session: Session) -> World:
     supervisor = factories.officer(
         session, username="supervisor.browser", roles=("officer", "supervisor")
     )
+    case = _cases(session, citizen)
     session.commit()
     return World(citizen, ward, stranger, officer, supervisor, office, offer, held, booked,
-                 foreign, question)  # fmt: skip
+                 foreign, question, case)  # fmt: skip
+
+
+def _cases(session: Session, citizen: Person) -> Case:
+    """A request of the citizen's for the officer's department, and one waiting in triage."""
+    actions.load_categories(session)
+    asked = Principal(kind="citizen", id=citizen.id)
+    mine = actions.receive(session, actions.Submission(
+        text="Го закажав терминот за пасош, но не добив потврда. Дали е закажан?",
+        channel="web", person_id=citizen.id, category_code="identity-documents",
+        municipality_code="MK-101", idempotency_key="browser-world-1",
+    ), actor=asked).case  # fmt: skip
+    actions.receive(session, actions.Submission(
+        text="Someone left furniture on the pavement outside number 12.", channel="web",
+        person_id=citizen.id, category_code="other", idempotency_key="browser-world-2",
+    ), actor=asked)  # fmt: skip
+    return mine
 
 
 def new_id() -> str:

@@ -80,6 +80,16 @@ FORMS: dict[str, Form] = {
     "/officer/conversation-items/{item_id}/handled": Form(
         "officer", lambda w: f"/officer/conversation-items/{w.question.id}/handled"),
     "/officer/persons": Form("officer", data=lambda w: {"national_id": w.citizen.national_id}),
+    "/me/cases": Form("citizen", data=lambda w: {
+        "text": "The street light outside is broken.", "category": "street-lighting",
+        "request_id": new_id()}),
+    "/me/cases/{reference}/rating": Form(
+        "citizen", lambda w: f"/me/cases/{w.case.reference}/rating", lambda w: {"rating": "5"}),
+    "/me/cases/{reference}/reopen": Form(
+        "citizen", lambda w: f"/me/cases/{w.case.reference}/reopen",
+        lambda w: {"reason": "Still not fixed."}),
+    "/officer/cases/{case_id}/{step}": Form(
+        "officer", lambda w: f"/officer/cases/{w.case.id}/accept"),
 }  # fmt: skip
 
 
