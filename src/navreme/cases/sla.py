@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, insert, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from navreme import clock
@@ -147,17 +147,14 @@ def _escalate(session: Session, rows: list, now: datetime) -> int:  # type: igno
         )
     }
     fresh = [row for row in rows if (row.id, row.state) not in before]
-    session.add_all(
-        CaseEvent(
-            case_id=row.id,
-            at=now,
-            kind="escalated",
-            actor_kind="system",
-            department_id=row.department_id,
-            details={"state": row.state, "to": "supervisors"},
-        )  # fmt: skip
-        for row in fresh
-    )
+    if fresh:  # one multi-row INSERT, not an ORM object per event
+        events = [
+            {"id": uuid.uuid4(), "case_id": row.id, "at": now, "kind": "escalated",
+             "actor_kind": "system", "department_id": row.department_id, "public": False,
+             "details": {"state": row.state, "to": "supervisors"}}
+            for row in fresh
+        ]  # fmt: skip
+        session.execute(insert(CaseEvent), events)
     return len(fresh)
 
 
