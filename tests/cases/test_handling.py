@@ -16,7 +16,7 @@ from navreme.cases import actions, calendar, handling, queries
 from navreme.cases.models import Case, CaseEvent, CaseTask
 from navreme.catalogue.actions import load_demo_catalogue
 from navreme.identity.principal import Principal
-from navreme.messaging.models import Message
+from navreme.messaging.models import ConversationItem, Message
 from navreme.registry.models import ConsentEvent, Person
 from tests import factories
 
@@ -296,3 +296,11 @@ def test_anonymous_contact_told_on_its_address__nobody_to_tell_nothing(world: Se
     first = world.scalars(select(Message).where(Message.subject_id == reachable.id)).first()
     assert first is not None
     assert first.ladder[0] == ["email", "a@example.org"]
+
+
+def test_person_without_consent_to_case_updates__no_message_no_outreach(world: Session) -> None:
+    person = factories.person(world, phone="+38970999888")
+    case = new_case(world, person)
+    handling.accept(world, case, actor=officer(world, "OPST"))
+    assert told(world, case) == []
+    assert world.scalars(select(ConversationItem)).all() == []

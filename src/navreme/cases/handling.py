@@ -242,7 +242,7 @@ def complete_task(
              "complete a task of")  # fmt: skip
     if task.status != "open":
         raise WrongStatus(f"The task is already {task.status}.")
-    _status(case, HANDLING, "worked on")
+    _status(case, ("new", *HANDLING), "worked on")  # new: transferred, not yet accepted
     task.status, task.done_at, task.note = "done", clock.now(), (note or "").strip() or None
     _step(session, case, actor, "task_done", note=task.note, details={"task": str(task.id)})
     return task

@@ -2,7 +2,8 @@
 
 Purpose `case_updates`, lane bulk. A person gets it on their own ladder (consent and quiet hours
 are the hub's business); an anonymous sender who left a contact gets it on exactly that
-address; nobody to tell, nothing is written. The message is in the person's language, else the
+address; nobody to tell (no contact, or no channel with consent to case updates), nothing is
+written. The message is in the person's language, else the
 language the request was written in, else the country's default.
 """
 
@@ -12,11 +13,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from navreme import clock
 from navreme.cases.models import Case, CaseCategory
 from navreme.config import get_settings
 from navreme.identity.models import Department
 from navreme.messaging import templates
-from navreme.messaging.actions import send
+from navreme.messaging.actions import channels, send
+from navreme.messaging.choices import ladder_for
 from navreme.messaging.models import Message
 from navreme.registry.models import Person
 
@@ -47,6 +50,8 @@ def tell(session: Session, case: Case, kind: str, *, note: str = "") -> Message 
     to = _anonymous_address(case) if person is None else None
     if person is None and to is None:
         return None
+    if person is not None and not _reachable(session, person):
+        return None
     language = _language(person, case)
     return send(
         session, person_id=person.id if person else None, purpose=PURPOSE, template=template,
@@ -58,6 +63,12 @@ def tell(session: Session, case: Case, kind: str, *, note: str = "") -> Message 
 def tell_received(session: Session, case: Case) -> Message | None:
     """The hook `receive()` calls for a new case."""
     return tell(session, case, "received")
+
+
+def _reachable(session: Session, person: Person) -> bool:
+    """A channel the person consented to case updates on. Without one the hub would turn every
+    step into an officer's outreach task; the case page (/me/cases/…) shows it instead."""
+    return bool(ladder_for(session, channels(), person.id, PURPOSE, clock.now()))
 
 
 def _anonymous_address(case: Case) -> tuple[str, str] | None:
