@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from navreme import clock
 from navreme.audit.actions import record
-from navreme.cases import calendar
+from navreme.cases import calendar, notify
 from navreme.cases.models import Case, CaseCategory, CaseEvent, RoutingRule
 from navreme.config import get_settings
 from navreme.db import is_postgres
@@ -171,6 +171,7 @@ def receive(session: Session, submission: Submission, *, actor: Principal) -> Re
         object_kind="case", object_id=case.id,
         details={"channel": case.channel, "status": case.status, "category": case.category_code},
     )  # fmt: skip
+    notify.tell_received(session, case)
     return Received(case, created=True)
 
 
