@@ -3,6 +3,8 @@ is posted), follows it, and an officer sees it in the department's queue."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -128,9 +130,6 @@ def test_officer_step__bad_input_422_and_csrf_403(client: TestClient, db_session
     assert db_session.get(Case, case.id).status == "new"  # type: ignore[union-attr]
 
 
-@pytest.mark.xfail(
-    strict=False, reason="cases.handling is built by another helper; wired after merge"
-)
 def test_officer_accepts__status_changes(client: TestClient, db_session: Session) -> None:
     load(db_session)
     case = make_case(db_session).case
@@ -145,7 +144,7 @@ def test_officer_accepts__status_changes(client: TestClient, db_session: Session
 def _closed(db_session: Session, person: object) -> Case:
     case = make_case(db_session, person_id=person.id).case  # type: ignore[attr-defined]
     case.status, case.closed_at, case.resolution = "closed", clock.now(), "Испразнето."
-    case.reopen_until = clock.now() + __import__("datetime").timedelta(days=14)
+    case.reopen_until = clock.now() + timedelta(days=14)
     db_session.commit()
     return case
 
@@ -163,7 +162,6 @@ def test_closed_request__rating_and_reopen_forms_shown(
     assert bad.status_code == 422
 
 
-@pytest.mark.xfail(strict=False, reason="cases.handling.rate is built by another helper")
 def test_rate__stored_once(client: TestClient, db_session: Session, citizen: object) -> None:
     case = _closed(db_session, citizen)
     page = client.get(f"/me/cases/{case.reference}").text
@@ -173,7 +171,6 @@ def test_rate__stored_once(client: TestClient, db_session: Session, citizen: obj
     assert db_session.get(Case, case.id).rating == 4  # type: ignore[union-attr]
 
 
-@pytest.mark.xfail(strict=False, reason="cases.handling.reopen is built by another helper")
 def test_reopen__back_to_accepted(client: TestClient, db_session: Session, citizen: object) -> None:
     case = _closed(db_session, citizen)
     page = client.get(f"/me/cases/{case.reference}").text

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from navreme import clock
 from navreme.audit.actions import record
-from navreme.cases import actions, queries
+from navreme.cases import actions, handling, queries
 from navreme.cases.models import (
     CASE_STATUSES,
     OPEN_STATUSES,
@@ -84,7 +84,7 @@ NEEDS_TEXT = N_("Please fill in the text of this form.")
 NO_DEPARTMENT = N_("Please choose a department from the list.")
 BAD_DAYS = N_("Please give the days as a whole number from 1 to 60.")
 REFUSED = N_("This case cannot be changed this way now. Please look at it again.")
-NOT_YET = N_("This step is not available yet. Please try again later.")
+NOT_ALLOWED = N_("You may not take this step on this case.")
 ONLY_SUPERVISORS = N_("Only supervisors see the triage queue.")
 
 # What the citizen reads for each status: plain words, no codes.
@@ -197,24 +197,14 @@ def _denied(
 def _handle(
     step: str, session: Session, case: Case, principal: Principal, **values: Any
 ) -> str | None:
-    """Run `cases.handling.<step>` in a savepoint; the error text to show, or None when done.
-    Its refusals are the handling module's own exception types (and CaseError)."""
-    try:
-        from navreme.cases import handling
-    except ImportError:
-        return NOT_YET
-    action: Callable[..., Any] | None = getattr(handling, step, None)
-    if action is None:
-        return NOT_YET
-    refusals = tuple(
-        value for value in vars(handling).values()
-        if isinstance(value, type) and issubclass(value, Exception)
-        and value.__module__.startswith("navreme")
-    ) + (actions.CaseError,)  # fmt: skip
+    """Run `cases.handling.<step>` in a savepoint; the error text to show, or None when done."""
+    action: Callable[..., Any] = getattr(handling, step)
     try:
         with session.begin_nested():
-            action(session, case, principal, **values)
-    except refusals:
+            action(session, case, actor=principal, **values)
+    except handling.NotAllowed:
+        return NOT_ALLOWED
+    except (handling.HandlingError, actions.CaseError):
         return REFUSED
     return None
 
@@ -591,8 +581,10 @@ def _step_values(
     step: str, session: Session, form: dict[str, str]
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The handling step's arguments from the form, or the form's errors by field."""
+    if step == "accept":
+        return {}, {}
     text = form.get("text", "").strip()
-    needs_text = step in ("reject", "note", "resolve", "task")
+    needs_text = step in ("reject", "note", "resolve", "task", "transfer")
     if needs_text and (not text or len(text) > MAX_NOTE):
         return {}, {"text": NEEDS_TEXT}
     if step == "reject":
@@ -610,7 +602,7 @@ def _step_values(
     if department is None or session.get(Department, department) is None:
         return {}, {"department": NO_DEPARTMENT}
     if step == "transfer":
-        return {"department_id": department, "note": text or None}, {}
+        return {"department_id": department, "note": text}, {}
     days = form.get("days", "")
     if not days.isdigit() or not 1 <= int(days) <= 60:  # noqa: PLR2004 - the form's range
         return {}, {"days": BAD_DAYS}
