@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from navreme import clock
@@ -209,7 +209,7 @@ def submit(
         raise Open311Error(400, str(refused)) from None
     if made.created:
         _note_sender(session, made.case, values)
-    return Submitted(made.case.reference, made.created, _notice(category, made.case, lang))
+    return Submitted(made.case.reference, made.created, _notice(made.case, lang))
 
 
 def _checked(fields: Mapping[str, str]) -> dict[str, str]:
@@ -275,7 +275,7 @@ NOTICES = {
 }
 
 
-def _notice(category: CaseCategory, case: Case, lang: str) -> str:
+def _notice(case: Case, lang: str) -> str:
     due = _local(case.resolve_due_at)
     return NOTICES[lang].format(due=due[:10] if due else "—")
 
@@ -415,7 +415,7 @@ def _render(
     }
     return [
         public_request(case, category, lang=lang, notes=notes.get(case.id),
-                       agency=departments.get(case.department_id))  # type: ignore[arg-type]
+                       agency=departments.get(case.department_id) if case.department_id else None)
         for case, category in rows
     ]  # fmt: skip
 
@@ -425,7 +425,7 @@ def _status_notes(session: Session, case_ids: list[uuid.UUID]) -> dict[uuid.UUID
     rows = session.execute(
         select(CaseEvent.case_id, CaseEvent.note)
         .where(CaseEvent.case_id.in_(case_ids), CaseEvent.public.is_(True))
-        .where(and_(CaseEvent.note.is_not(None), or_(CaseEvent.note != "")))
+        .where(CaseEvent.note.is_not(None), CaseEvent.note != "")
         .order_by(CaseEvent.at)
     ).all()
     return {row.case_id: row.note for row in rows}

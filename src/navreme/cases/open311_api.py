@@ -8,6 +8,7 @@ needs a client's `api_key` (`navreme open311 key create CLIENT`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -53,8 +54,6 @@ def _xml_safe(text: str) -> str:
 
 def _render(fmt: str, body: Any, *, root: str, item: str, status: int = 200) -> Response:
     if fmt == "json":
-        import json
-
         content = json.dumps(body, ensure_ascii=False)
     else:
         xml = _xml_value(root, body, item)
