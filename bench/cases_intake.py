@@ -72,7 +72,7 @@ def prepare(args: argparse.Namespace) -> tuple[str, list[dict[str, str]]]:
     from navreme import config
 
     config.get_settings.cache_clear()
-    from navreme.cases import actions, open311
+    from navreme.cases import actions, open311_keys
     from navreme.catalogue.actions import load_demo_catalogue
     from navreme.db import session_scope
     from navreme.migrate import ensure_database
@@ -84,7 +84,7 @@ def prepare(args: argparse.Namespace) -> tuple[str, list[dict[str, str]]]:
         actions.load_categories(session)
         session.add(Municipality(code="MK-77", name="Centar", name_mk="Центар", region="Skopje",
                                  in_city_of_skopje=True, latitude=41.996, longitude=21.431))  # fmt: skip
-        key = open311.issue_key(session, client="bench", actor=None)
+        key = open311_keys.issue_key(session, client="bench", actor=None)
     rng = random.Random(args.seed)  # noqa: S311 - bench data
     forms = [
         {"api_key": key, "service_code": rng.choice(SERVICES), "service_request_id": f"b-{n}",

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from navreme.audit.models import AuditEntry
-from navreme.cases import actions, open311
+from navreme.cases import actions, open311_keys, open311_public
 from navreme.cases.models import Case, CaseEvent
 from navreme.catalogue.actions import load_demo_catalogue
 from navreme.registry.models import Municipality
@@ -27,7 +27,7 @@ def key(db_session: Session) -> str:
     factories.municipality(db_session)  # MK-101 Veles, 41.7 / 21.8
     db_session.add(Municipality(code="MK-77", name="Centar", name_mk="Центар", region="Skopje",
                                 in_city_of_skopje=True, latitude=41.996, longitude=21.431))  # fmt: skip
-    issued = open311.issue_key(db_session, client="fixmystreet", actor=None)
+    issued = open311_keys.issue_key(db_session, client="fixmystreet", actor=None)
     db_session.commit()
     return issued
 
@@ -160,14 +160,14 @@ def test_revoked_key__403__refusal_audited(
     client: TestClient, key: str, db_session: Session
 ) -> None:
     assert _post(client, key).status_code == 201  # type: ignore[attr-defined]
-    open311.revoke_key(db_session, client="fixmystreet", actor=None)
+    open311_keys.revoke_key(db_session, client="fixmystreet", actor=None)
     db_session.commit()
     refused = _post(client, key, description="again")
     assert refused.status_code == 403  # type: ignore[attr-defined]
     denied = db_session.scalar(select(func.count()).select_from(AuditEntry).where(
         AuditEntry.action == "open311.submit", AuditEntry.outcome == "denied"))  # fmt: skip
     assert denied == 1
-    rotated = open311.issue_key(db_session, client="fixmystreet", actor=None)
+    rotated = open311_keys.issue_key(db_session, client="fixmystreet", actor=None)
     db_session.commit()
     assert _post(client, rotated, description="with the new key").status_code == 201  # type: ignore[attr-defined]
     assert _post(client, key, description="old key").status_code == 403  # type: ignore[attr-defined]
@@ -254,8 +254,10 @@ def test_description_from_another_channel__not_published(
 
 
 def test_redact__keeps_dates_and_short_numbers() -> None:
-    assert open311.redact("Call 02/3123-456 at 10:30 on 12.03.2026, house 12") == (
+    assert open311_public.redact("Call 02/3123-456 at 10:30 on 12.03.2026, house 12") == (
         "Call [phone] at 10:30 on 12.03.2026, house 12"
     )
-    assert open311.street_level("ул. Партизанска бр. 12, Скопје") == "ул. Партизанска, Скопје"
-    assert open311.street_level("Joe Moakley Park") == "Joe Moakley Park"
+    assert (
+        open311_public.street_level("ул. Партизанска бр. 12, Скопје") == "ул. Партизанска, Скопје"
+    )
+    assert open311_public.street_level("Joe Moakley Park") == "Joe Moakley Park"

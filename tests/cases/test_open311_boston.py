@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from navreme.cases import actions, open311
+from navreme.cases import actions, open311_keys
 from navreme.cases.models import Case
 from navreme.catalogue.actions import load_demo_catalogue
 
@@ -44,7 +44,7 @@ pytestmark = pytest.mark.skipif(not PAGES, reason=f"no Boston Open311 pages unde
 def key(db_session: Session) -> str:
     load_demo_catalogue(db_session)
     actions.load_categories(db_session)
-    issued = open311.issue_key(db_session, client="boston", actor=None)
+    issued = open311_keys.issue_key(db_session, client="boston", actor=None)
     db_session.commit()
     return issued
 

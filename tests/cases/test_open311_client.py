@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from navreme.cases import actions, open311
+from navreme.cases import actions, open311_keys
 from navreme.catalogue.actions import load_demo_catalogue
 
 georeport = pytest.importorskip("georeport", reason="georeport is a dev dependency")
@@ -20,7 +20,7 @@ requests = pytest.importorskip("requests")
 def key(db_session: Session) -> str:
     load_demo_catalogue(db_session)
     actions.load_categories(db_session)
-    issued = open311.issue_key(db_session, client="georeport", actor=None)
+    issued = open311_keys.issue_key(db_session, client="georeport", actor=None)
     db_session.commit()
     return issued
 

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from navreme.cases import open311
+from navreme.cases import open311, open311_keys, open311_public
 from navreme.cases.open311 import Open311Error
 from navreme.db import session_scope
 from navreme.web.deps import DB
@@ -105,7 +105,9 @@ def _list(fmt: str) -> Callable[..., Response]:
         params = dict(request.query_params)
         lang = open311.language(params.get("lang"))
         return _answer(
-            fmt, lambda: open311.find_requests(session, open311.parse_query(params), lang=lang),
+            fmt, lambda: open311_public.find_requests(
+                session, open311_public.parse_query(params), lang=lang
+            ),
             root="service_requests", item="request",
         )  # fmt: skip
 
@@ -116,7 +118,7 @@ def _one(fmt: str) -> Callable[..., Response]:
     def request_by_id(service_request_id: str, request: Request, session: DB) -> Response:
         """One public service request (a list of one, as the specification has it)."""
         lang = open311.language(request.query_params.get("lang"))
-        return _answer(fmt, lambda: [open311.find_request(session, service_request_id, lang=lang)],
+        return _answer(fmt, lambda: [open311_public.find_request(session, service_request_id, lang=lang)],
                        root="service_requests", item="request")  # fmt: skip
 
     return request_by_id
@@ -172,7 +174,7 @@ def _submit(fields: dict[str, str], key: str | None, idempotency: str | None) ->
 
 def _client(session: Session, key: str | None) -> str:
     try:
-        return open311.client_for_key(session, key)
+        return open311_keys.client_for_key(session, key)
     except Open311Error:
         session.commit()  # keep the audit entry of a refused known key
         raise

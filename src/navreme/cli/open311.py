@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from sqlalchemy import select
 
-from navreme.cases import open311
+from navreme.cases import open311, open311_keys
 from navreme.cases.models import Open311Key
 from navreme.db import session_scope
 from navreme.migrate import ensure_database
@@ -21,7 +21,7 @@ def create(client: str = typer.Argument(..., help="the client's name, e.g. fixmy
     ensure_database()
     try:
         with session_scope() as session:
-            key = open311.issue_key(session, client=client, actor=None)
+            key = open311_keys.issue_key(session, client=client, actor=None)
     except open311.Open311Error as problem:
         typer.echo(problem.description, err=True)
         raise typer.Exit(2) from None
@@ -33,7 +33,7 @@ def revoke(client: str = typer.Argument(..., help="the client's name")) -> None:
     """Stop CLIENT's key at once."""
     ensure_database()
     with session_scope() as session:
-        found = open311.revoke_key(session, client=client, actor=None)
+        found = open311_keys.revoke_key(session, client=client, actor=None)
     if not found:
         typer.echo(f"no Open311 client {client!r}", err=True)
         raise typer.Exit(1)
@@ -48,4 +48,4 @@ def list_keys() -> None:
         rows = session.scalars(select(Open311Key).order_by(Open311Key.client)).all()
         for row in rows:
             state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
-            typer.echo(f"{row.client}\t{open311.KEY_PREFIX}{row.prefix}_…\t{state}")
+            typer.echo(f"{row.client}\t{open311_keys.KEY_PREFIX}{row.prefix}_…\t{state}")
