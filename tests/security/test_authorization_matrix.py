@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from navreme import clock
 from navreme.audit.models import AuditEntry
+from navreme.cases.models import Case, CaseTask
 from navreme.catalogue.actions import load_demo_catalogue
 from navreme.config import get_settings
 from navreme.identity.actions import create_api_token, start_session
@@ -91,6 +92,16 @@ def _build_world(session: Session) -> World:
     item = ConversationItem(conversation_id=conversation.id, direction="in", channel="sms",
                             text="?", needs_officer=True)  # fmt: skip
     session.add(item)
+    now = clock.now()
+    case = Case(reference="NV-MATRIX22", person_id=person_a.id, channel="web", text="t",
+                department_id=officers["officer_a"].officer.department_id, status="new",
+                accept_due_at=now + timedelta(hours=8), resolve_due_at=now + timedelta(days=10),
+                created_at=now, updated_at=now)  # fmt: skip
+    session.add(case)
+    session.flush()
+    task = CaseTask(case_id=case.id, department_id=case.department_id, title="t",
+                    due_at=now + timedelta(days=2))  # fmt: skip
+    session.add(task)
     session.commit()
     subjects = {name: ("officer", login.officer.id) for name, login in officers.items()}
     subjects |= {"citizen_a": ("citizen", person_a.id), "citizen_b": ("citizen", person_b.id)}
@@ -101,7 +112,8 @@ def _build_world(session: Session) -> World:
         "code": "id-card", "national_id": person_a.national_id, "rule_id": str(rule.id),
         "office_code": office.code, "appointment_id": str(appointment.id),
         "entry_id": str(entry.id), "starts_at": (starts_at + timedelta(hours=1)).isoformat(),
-        "channel": "telegram", "item_id": str(item.id),
+        "channel": "telegram", "item_id": str(item.id), "case_id": str(case.id),
+        "task_id": str(task.id),
         "endpoint_id": str(session.scalars(select(ContactEndpoint.id).where(
             ContactEndpoint.person_id == person_a.id)).one()),
     }  # fmt: skip

@@ -77,6 +77,16 @@ def send_due_invitations() -> int:
             return total
 
 
+@huey.periodic_task(crontab(minute="*/5"), name="cases.supervise_sla")
+def supervise_sla() -> int:
+    """Every five minutes: open cases' SLA states; escalations for new at-risk/breached ones."""
+    from navreme.cases.sla import run
+    from navreme.db import session_scope
+
+    with session_scope() as session:
+        return sum(run(session).changed.values())
+
+
 # Task modules register themselves on import; the consumer must see every one of them.
 from navreme.messaging import tasks as messaging_tasks  # noqa: E402
 
