@@ -129,3 +129,57 @@ def test_a_reply_on_the_website__stays_in_the_conversation(
     client.post("/me/messages", data={"csrf_token": csrf(page), "text": "Прашање",
                                       "reply_id": reply_id})  # fmt: skip
     assert _cases(world) == []
+
+
+def _close(session: Session, case: Case, *, window: timedelta = timedelta(days=14)) -> None:
+    now = clock.now()
+    case.status, case.closed_at, case.updated_at = "closed", now, now
+    case.reopen_until = now + window
+    session.commit()
+
+
+def test_a_number_after_the_closing_message__rates_the_case(
+    client: TestClient, world: Session
+) -> None:
+    """The closing message asks "reply with a number 1–5": the reply rates, makes no case."""
+    number = phone()
+    factories.person(world, phone=number)
+    world.commit()
+    reply(client, "sms", number, "Улицата е темна.")
+    (case,) = _cases(world)
+    _close(world, case)
+    reply(client, "sms", number, " 4 ")
+    (rated,) = _cases(world)
+    assert rated.rating == 4
+    kinds = world.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case.id)).all()
+    assert "rated" in kinds
+    # rated once: a second number is an ordinary message (a new matter)
+    reply(client, "sms", number, "5")
+    assert [c.rating for c in _cases(world)] == [4, None]
+
+
+def test_an_anonymous_sender_rates_their_own_case_by_reply(
+    client: TestClient, world: Session
+) -> None:
+    reply(client, "telegram", "777", "Дупка на патот кај училиштето.")
+    (case,) = _cases(world)
+    _close(world, case)
+    reply(client, "telegram", "888", "2")  # someone else's "2" rates nothing of theirs
+    reply(client, "telegram", "777", "3.")
+    cases = _cases(world)
+    assert cases[0].rating == 3
+    assert len(cases) == 2  # the stranger's "2" became a request of its own
+
+
+def test_a_number_after_the_window__an_ordinary_message(client: TestClient, world: Session) -> None:
+    number = phone()
+    factories.person(world, phone=number)
+    world.commit()
+    reply(client, "sms", number, "Улицата е темна.")
+    (case,) = _cases(world)
+    _close(world, case, window=timedelta(days=1))
+    with clock.frozen(clock.now() + timedelta(days=2)):
+        reply(client, "sms", number, "5")
+    cases = _cases(world)
+    assert cases[0].rating is None
+    assert len(cases) == 2

@@ -339,6 +339,18 @@ def rate(
 ) -> Case:  # fmt: skip
     """The citizen rates the answer, 1–5, once, when the case is closed."""
     _require(_owns(actor, case), "rate")
+    return _rate(session, case, actor=actor, rating=rating, comment=comment)
+
+
+def rate_by_reply(session: Session, case: Case, *, actor: Principal, rating: int) -> Case:
+    """The sender answered the closing message with a number: `cases.intake` matched the
+    message's sender to the case (the same person, or the same anonymous contact)."""
+    return _rate(session, case, actor=actor, rating=rating, comment=None)
+
+
+def _rate(
+    session: Session, case: Case, *, actor: Principal, rating: int, comment: str | None
+) -> Case:  # fmt: skip
     _status(case, ("closed",), "rated")
     if case.rating is not None:
         raise WrongStatus("This case is already rated.")

@@ -16,11 +16,16 @@ and address) joins their latest case as a note when
 Otherwise the message becomes a new case. People write one thought in three messages; two
 hours later, or after we answered a case, it is usually something new, and an officer can
 still merge two cases of one matter.
+
+A bare number from 1 to 5 answers the closing message's question ("How did we do? Reply with
+a number 1–5"): it rates the sender's latest case when that case is closed, not yet rated, and
+still inside its re-opening window; otherwise it is an ordinary message.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from navreme import clock
 from navreme.audit.actions import record
-from navreme.cases import actions
+from navreme.cases import actions, handling
 from navreme.cases.models import INTAKE_CHANNELS, OPEN_STATUSES, Case, CaseEvent
 from navreme.identity.principal import Principal
 
@@ -46,6 +51,7 @@ class FromMessage:
     case: Case
     created: bool
     joined: bool = False
+    rated: bool = False
 
 
 def _sender_cases(person_id: uuid.UUID | None, channel: str, address: str):  # noqa: ANN202
@@ -96,6 +102,10 @@ def from_message(
     if already is not None:
         return FromMessage(already, created=False)
     actor = Principal(kind="citizen", id=person_id) if person_id else SYSTEM
+    rated = _rate_by_reply(session, text, actor=actor, person_id=person_id, channel=channel,
+                           address=sender)  # fmt: skip
+    if rated is not None:
+        return FromMessage(rated, created=False, rated=True)
     joined = open_case_to_join(session, person_id=person_id, channel=channel, address=sender)
     if joined is not None:
         _add_note(session, joined, actor, inbound_id=inbound_id, channel=channel, text=text)
@@ -108,6 +118,28 @@ def from_message(
     )  # fmt: skip
     made = actions.receive(session, submission, actor=actor)
     return FromMessage(made.case, created=made.created)
+
+
+RATING = re.compile(r"^\s*([1-5])\s*[.!]?\s*$")
+
+
+def _rate_by_reply(
+    session: Session, text: str, *, actor: Principal, person_id: uuid.UUID | None, channel: str,
+    address: str,
+) -> Case | None:  # fmt: skip
+    """The rated case when `text` is a rating for the sender's latest, closed, unrated case."""
+    number = RATING.match(text)
+    if number is None:
+        return None
+    mine = _sender_cases(person_id, channel, address)
+    latest = session.scalar(select(Case).where(mine).order_by(Case.created_at.desc()).limit(1))
+    now = clock.now()
+    if (
+        latest is None or latest.status != "closed" or latest.rating is not None
+        or latest.reopen_until is None or latest.reopen_until < now
+    ):  # fmt: skip
+        return None
+    return handling.rate_by_reply(session, latest, actor=actor, rating=int(number.group(1)))
 
 
 def _add_note(
