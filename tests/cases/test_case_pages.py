@@ -109,10 +109,11 @@ def test_officer_queue__the_departments_cases_with_sla_in_words(
     theirs = make_case(db_session, category_code="identity-documents").case  # → MVR
     db_session.commit()
     as_officer(client, db_session, department_code="OPST")
-    page = client.get("/officer/cases").text
+    page = client.get("/officer/cases?lang=en").text
     assert ours.reference in page
     assert theirs.reference not in page
     assert "On time" in page
+    assert "Во рок" in client.get("/officer/cases?lang=mk").text
     assert client.get(f"/officer/cases/{ours.id}").status_code == 200
     assert client.get(f"/officer/cases/{theirs.id}").status_code == 404
     assert client.get("/officer/cases/triage").status_code == 403  # supervisors only
