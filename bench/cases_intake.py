@@ -27,7 +27,7 @@ from navreme.cli.bench import log as _log
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "navreme_intake_bench"
-SERVICES = ("waste", "roads", "street-lighting", "parking-vehicles", "water-sewage", "other")
+SERVICES = ("waste", "roads", "street-lighting", "parking", "water", "other")
 TEXTS = (
     "Контејнерот не е празнет веќе две недели.", "Дупка на патот пред училиштето.",
     "Three street lights out on the bridge.", "Car parked on the pavement every night.",

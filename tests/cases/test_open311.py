@@ -46,12 +46,12 @@ def test_services__public_categories__json_and_xml(client: TestClient, key: str)
         "description": waste["description"], "metadata": False, "type": "realtime",
         "keywords": "rubbish, garbage, bins, dumping", "group": "municipal",
     }  # fmt: skip
-    assert len(services) == 15
+    assert len(services) == 20
     xml = client.get(f"{BASE}/services.xml", params={"lang": "mk", "jurisdiction_id": "mk"})
     assert xml.headers["content-type"].startswith("application/xml")
     root = ET.fromstring(xml.content)  # noqa: S314 - our own response
     assert root.tag == "services"
-    assert len(root.findall("service")) == 15
+    assert len(root.findall("service")) == 20
     assert root.find("service/metadata").text == "false"  # type: ignore[union-attr]
     assert "Отпад" in xml.text
 
@@ -245,12 +245,12 @@ def test_description_from_another_channel__not_published(
     from navreme.identity.principal import Principal
 
     case = actions.receive(db_session, actions.Submission(
-        text="My pension is late, I am Ana.", channel="web", category_code="pensions",
+        text="My pension is late, I am Ana.", channel="web", category_code="pension",
         person_id=None), actor=Principal(kind="citizen", id=uuid.uuid4())).case  # fmt: skip
     db_session.commit()
     row = client.get(f"{BASE}/requests/{case.reference}.json").json()[0]
     assert row["description"] is None
-    assert row["service_code"] == "pensions"
+    assert row["service_code"] == "pension"
 
 
 def test_redact__keeps_dates_and_short_numbers() -> None:

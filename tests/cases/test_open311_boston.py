@@ -29,8 +29,8 @@ PAGES = sorted((DATASETS / "boston-open311" / "raw_georeport_pages").glob("*.jso
 POSTGRES_SAMPLE = 200
 # Boston's service names → our categories (the mapping an integrator would configure).
 CATEGORY_FOR = {
-    "Illegal Parking": "parking-vehicles",
-    "Abandoned Vehicle": "parking-vehicles",
+    "Illegal Parking": "parking",
+    "Abandoned Vehicle": "parking",
     "Sidewalk Not Shoveled": "roads",
     "Unsafe Dangerous Conditions": "roads",
     "Other": "other",
