@@ -34,7 +34,9 @@ def reachable_service() -> str | None:
             continue
         if answer.status_code == 200:
             return service
-        print(f"audit-deps: {service}: HTTP {answer.status_code} for a known release", file=sys.stderr)
+        print(
+            f"audit-deps: {service}: HTTP {answer.status_code} for a known release", file=sys.stderr
+        )
     return None
 
 
@@ -51,7 +53,7 @@ def main() -> int:
     command = [str(pip_audit), "--progress-spinner", "off", "--skip-editable", "-l", "--strict",
                "-s", service]  # fmt: skip
     print("audit-deps:", " ".join(command[1:]), file=sys.stderr)
-    return subprocess.run(command, check=False).returncode  # nosec B603 - fixed argument list
+    return subprocess.run(command, check=False).returncode  # noqa: S603  # nosec B603 - fixed arguments
 
 
 if __name__ == "__main__":
