@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 from navreme.config import Settings, get_settings
 from navreme.db import get_engine
@@ -30,12 +30,27 @@ def heads() -> list[str]:
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return _revision(connection)
+
+
+def _revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+# Any fixed number: every Navreme process that migrates a PostgreSQL database takes this lock.
+MIGRATION_LOCK = 0x6E617672656D65  # "navreme"
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate in one transaction. On PostgreSQL an advisory lock makes the API and worker
+    processes of a scaled deployment, started together on a new release, migrate one at a
+    time: the first does the work, the others find the database already there."""
     config = alembic_config()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            if revision == "head" and _revision(connection) in heads():
+                return
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
