@@ -25,6 +25,7 @@ from navreme.cases import sla
 from navreme.identity.principal import Principal
 from navreme.messaging.models import Delivery, Message
 from navreme.rules.models import Offer
+from navreme.web import metrics
 from tests import factories
 from tests.rules_support import published_expiry_rule
 from tests.servers.process import any_free_port, port_answers
@@ -279,18 +280,33 @@ def test_database_down__scrape_answers_200_with_database_up_0(
 # --- Several API processes ----------------------------------------------------------------
 
 
+def test_empty_shared_directory__removes_an_earlier_runs_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "prometheus"
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    assert metrics.empty_shared_directory() is None
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))
+    assert metrics.empty_shared_directory() == shared  # created when missing
+    (shared / "histogram_4242.db").write_bytes(b"stale")
+    assert metrics.empty_shared_directory() == shared
+    assert list(shared.iterdir()) == []
+
+
 @pytest.fixture
 def two_api_processes(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[list[int], Path]]:
     """Two uvicorn processes on one SQLite database, sharing an empty multiprocess directory."""
     shutil.copyfile(sqlite_template, tmp_path / "navreme.db")
     shared = tmp_path / "prometheus"
-    shared.mkdir()
     env = {
         **os.environ, "PROMETHEUS_MULTIPROC_DIR": str(shared), "NAVREME_ENV": "test",
         "NAVREME_DATABASE_URL": f"sqlite:///{tmp_path / 'navreme.db'}",
         "NAVREME_HOME": str(tmp_path), "NAVREME_SECRET_KEY": "test-secret-" + "x" * 40,
         "NAVREME_METRICS_TOKEN": "", "NAVREME_METRICS_CACHE_SECONDS": "0",
     }  # fmt: skip
+    with pytest.MonkeyPatch.context() as scoped:
+        scoped.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))
+        metrics.empty_shared_directory()  # what the cluster does once, at its start
     ports = [any_free_port(), any_free_port()]
     processes: list[subprocess.Popen[bytes]] = []
     try:

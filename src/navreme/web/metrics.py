@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -155,14 +156,15 @@ class BusinessCollector(Collector):
         settings = self._settings()
         with self._lock:
             reading = self._reading
-            fresh = reading and time.monotonic() - reading.at < settings.metrics_cache_seconds
-            if not fresh:
-                reading = self._reading = _Reading(time.monotonic(), _read(settings))
-            return reading.families  # type: ignore[union-attr]
+            if reading is None or time.monotonic() - reading.at >= settings.metrics_cache_seconds:
+                families = _read(settings)  # the window starts when the reading is done
+                reading = self._reading = _Reading(time.monotonic(), families)
+            return reading.families
 
 
 def _read(settings: Settings) -> list[Metric]:
-    """Every DB-derived family plus `navreme_database_up`; only the latter when it is down."""
+    """`navreme_database_up`, the DB-derived families (none while the database is down) and
+    the job queue's depth."""
     from sqlalchemy.exc import SQLAlchemyError
 
     up = GaugeMetricFamily("navreme_database_up", "1 when the database answered this scrape")
@@ -350,6 +352,20 @@ def exposition_registry(business: Collector) -> CollectorRegistry:
         registry.register(_DefaultRegistry())
     registry.register(business)
     return registry
+
+
+def empty_shared_directory() -> Path | None:
+    """Create or empty PROMETHEUS_MULTIPROC_DIR before the API processes start: files left by
+    an earlier run would be summed into this one's figures. For whoever starts the processes
+    (`navreme serve --workers N` in a container, a cluster harness), once, never per process."""
+    shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not shared:
+        return None
+    directory = Path(shared)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    return directory
 
 
 def install(app: FastAPI) -> None:
