@@ -62,6 +62,8 @@ class Settings(BaseSettings):
         default_factory=dict, description="JSON: channel -> messages per second, per process"
     )
     rate_wait_seconds: float = Field(default=2, ge=0)
+    metrics_token: str = Field(default="", description="/metrics bearer token; unset: loopback")
+    metrics_cache_seconds: float = Field(default=5, ge=0, description="/metrics reuses DB counts")
     channels: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="JSON: channel -> {adapter, options…}; unset channels are fake outside production",

@@ -10,7 +10,7 @@ from navreme import __version__
 from navreme.config import get_settings
 from navreme.db import get_engine
 from navreme.migrate import ensure_database
-from navreme.web import errors, hardening
+from navreme.web import errors, hardening, metrics
 from navreme.web.paths import STATIC_DIR
 
 DESCRIPTION = """Navreme delivers public services proactively, across departments, on the
@@ -29,6 +29,7 @@ def create_app() -> FastAPI:
     hardening.install(app, settings)
     _mount_domains(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    metrics.install(app)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
