@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 
@@ -14,6 +15,11 @@ from navreme.config import Settings, get_settings
 from navreme.db import session_scope
 from navreme.migrate import ensure_database
 
+# uvicorn kills a worker that does not answer its supervisor's ping within this (5 s by
+# default); importing the app takes longer than that on a busy machine, and a worker killed while
+# starting is restarted and killed again, forever: seen with 2 workers at load average 8.
+WORKER_START_SECONDS = 60
+
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
@@ -24,17 +30,34 @@ def serve(
     settings = get_settings()
     ensure_database(settings)
     consumer = _embedded_consumer() if not settings.queue_url and workers == 1 else None
+    if workers > 1:
+        _share_metrics(settings, port)
     _load_classifier(settings)
     try:
         uvicorn.run(
             "navreme.web.app:create_app", factory=True, host=host, port=port, workers=workers,
             proxy_headers=True, server_header=False, log_level="info",
+            timeout_worker_healthcheck=WORKER_START_SECONDS,
         )  # fmt: skip
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its own clean shutdown
         pass
     finally:
         if consumer is not None:
             consumer.stop(graceful=True)
+
+
+def _share_metrics(settings: Settings, port: int) -> None:
+    """Several uvicorn workers answer /metrics in turn, so they must share their figures for a
+    scrape to sum them all. A directory the operator chose is left alone (separate `serve`
+    processes of a cluster share one, emptied once by whoever starts them); otherwise one under
+    NAVREME_HOME, per port, emptied now."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    from navreme.web import metrics
+
+    shared = (settings.home / "metrics" / str(port)).resolve()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared)
+    metrics.empty_shared_directory()
 
 
 def _load_classifier(settings: Settings) -> None:
