@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("navreme.web")
@@ -72,6 +73,11 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _unavailable(request: Request) -> Response:
+    log.error("database unavailable")
+    return _respond(request, 503, "unavailable", "The service is briefly unavailable.")
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
@@ -88,12 +94,15 @@ def install(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return _respond(request, exc.status_code, code, message)
 
+    @app.exception_handler(OperationalError)
+    async def database_down(request: Request, exc: OperationalError) -> Response:
+        """Handled here, not only below: Starlette re-raises what reaches the catch-all handler
+        after answering, so every request while the database is down logged a traceback."""
+        return _unavailable(request)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        from sqlalchemy.exc import OperationalError
-
-        if isinstance(exc, OperationalError):
-            log.error("database unavailable: %s", type(exc).__name__)
-            return _respond(request, 503, "unavailable", "The service is briefly unavailable.")
+        if isinstance(exc, OperationalError):  # raised in a middleware, outside the handlers
+            return _unavailable(request)
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return _respond(request, 500, "internal", "Something went wrong on our side.")
