@@ -22,10 +22,10 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 
+from navreme.cases import SEED
 from navreme.cases.classifier import Model, train
 
 SALT = "navreme-cases-split-v1"
-SEED = 7
 BOSTON = Path("boston-open311") / "boston_open311_sample.csv"
 LA = Path("la-myla311-2017") / "MyLA311_Service_Request_Data_2017_Subset.csv"
 

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import typer
 
-from navreme.cases.classifier import MODEL_FILE, ModelFileError, classify, weights_digest
-from navreme.cases.evaluation import BOSTON, SEED, train_boston
+from navreme.cases import SEED
 from navreme.config import get_settings
 from navreme.demo.reference import datasets_dir
+
+# scikit-learn is imported inside the commands: at module level it cost every `navreme`
+# command (a worker, `--help`) about 6 s of start-up.
 
 app = typer.Typer(help="Cases: request classification.", no_args_is_help=True)
 
@@ -23,6 +25,9 @@ def train_command(
     seed: int = typer.Option(SEED, "--seed", help="same seed and data → same weights"),
 ) -> None:
     """Train on Boston's 311 free text (fixed 80/20 split), print test metrics, write the model."""
+    from navreme.cases.classifier import MODEL_FILE, weights_digest
+    from navreme.cases.evaluation import BOSTON, train_boston
+
     source = datasets or datasets_dir()
     if not (source / BOSTON).is_file():
         typer.echo(
@@ -43,6 +48,8 @@ def train_command(
 @app.command("classify")
 def classify_command(text: str = typer.Argument(..., help="the citizen's words")) -> None:
     """Predict the category of TEXT with the installed model (or the built-in one)."""
+    from navreme.cases.classifier import ModelFileError, classify
+
     try:
         prediction = classify(text)
     except ModelFileError as error:
