@@ -9,6 +9,7 @@ mandatory: an unreachable server fails them instead of skipping.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -41,6 +42,10 @@ def _configure(monkeypatch: pytest.MonkeyPatch, url: str, home: Path) -> config.
     monkeypatch.setenv("NAVREME_ENV", "test")
     monkeypatch.setenv("NAVREME_SECRET_KEY", "test-secret-" + "x" * 40)
     monkeypatch.setenv("NAVREME_COOKIE_SECURE", "false")
+    # every test client calls from one address: T11's own tests set the limits they prove
+    monkeypatch.setenv(
+        "NAVREME_RATE_LIMITS", json.dumps(dict.fromkeys(config.DEFAULT_RATE_LIMITS, ""))
+    )
     config.get_settings.cache_clear()
     return config.get_settings()
 

@@ -15,6 +15,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused in production  # nosec B105
 
+# Request limits per class, in the `limits` library's notation ("N/period" or "N per M periods");
+# an empty value switches a class off. NAVREME_RATE_LIMITS overrides only the classes it names.
+DEFAULT_RATE_LIMITS = {
+    "api": "600/minute",  # per client (token, session or address): a person never gets near it
+    "login": "10/15minutes",  # officer sign-in tries per username and address
+    "otp_request": "5/15minutes",  # one-time codes asked for, per personal number
+    "otp_request_address": "30/15minutes",  # …and per address (mobile carriers share addresses)
+    "otp_verify": "30/15minutes",  # one-time codes tried, per address (each code: otp_max_attempts)
+}
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NAVREME_", extra="ignore")
@@ -23,6 +33,14 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path("var"), description="data directory (SQLite file, exports)")
     database_url: str = ""
     queue_url: str = Field(default="", description="redis://… for the scaled mode; empty: SQLite")
+    redis_url: str = Field(
+        default="",
+        description="redis://… shared by all processes for rate limits; empty: the queue's Redis, if any",
+    )
+    rate_limits: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_RATE_LIMITS),
+        description='JSON: class (api, login, otp_request[_address], otp_verify) -> "N/period"; "": off',
+    )
     secret_key: str = DEVELOPMENT_SECRET
     timezone: str = "Europe/Skopje"
     mail_from: str = Field(default="navreme@localhost", description="sender of e-mail and invites")
@@ -59,7 +77,8 @@ class Settings(BaseSettings):
     breaker_cooldown_seconds: float = Field(default=30, gt=0)
     dispatch_batch: int = Field(default=200, ge=1, le=5000, description="delivery ids per task")
     channel_rates: dict[str, float] = Field(
-        default_factory=dict, description="JSON: channel -> messages per second, per process"
+        default_factory=dict,
+        description="JSON: channel -> messages per second (all workers together when Redis is set)",
     )
     rate_wait_seconds: float = Field(default=2, ge=0)
     metrics_token: str = Field(default="", description="/metrics bearer token; unset: loopback")
@@ -81,6 +100,25 @@ class Settings(BaseSettings):
                 "NAVREME_SECRET_KEY must be at least 32 characters outside development"
             )
         return self
+
+    @model_validator(mode="after")
+    def _complete_rate_limits(self) -> Settings:
+        from limits import parse
+
+        self.rate_limits = {**DEFAULT_RATE_LIMITS, **self.rate_limits}
+        for limit in self.rate_limits.values():
+            if limit:
+                parse(limit)  # ValueError names the bad notation at start, not at the first request
+        return self
+
+    @property
+    def resolved_redis_url(self) -> str:
+        """Where rate limits are shared: NAVREME_REDIS_URL, else the queue's Redis; "": in memory."""
+        if self.redis_url:
+            return self.redis_url
+        if self.queue_url.startswith(("redis://", "rediss://", "unix://")):
+            return self.queue_url
+        return ""
 
     @property
     def resolved_database_url(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from navreme.identity import actions, queries
@@ -22,6 +22,7 @@ from navreme.identity.schemas import (
     TokenCreated,
     TokenOut,
 )
+from navreme.web import ratelimit
 from navreme.web.deps import DB, Admin, AnyOfficer, SignedIn, Who, deny
 from navreme.web.errors import ApiError
 
@@ -37,8 +38,9 @@ def _session_out(new: actions.NewSession) -> SessionOut:
 
 
 @router.post("/auth/officer/login", responses={401: {"description": "refused"}})
-def officer_login(body: OfficerLogin, session: DB, principal: Who) -> SessionOut:
+def officer_login(body: OfficerLogin, session: DB, principal: Who, request: Request) -> SessionOut:
     """Password and TOTP; returns a bearer session token for API clients."""
+    ratelimit.guard_officer_login(request, body.username)
     try:
         new = actions.login_officer(
             session, username=body.username, password=body.password, totp=body.totp,
@@ -51,14 +53,18 @@ def officer_login(body: OfficerLogin, session: DB, principal: Who) -> SessionOut
 
 
 @router.post("/auth/citizen/code", status_code=202)
-def citizen_code(body: CitizenCodeRequest, session: DB) -> CodeChallengeOut:
+def citizen_code(body: CitizenCodeRequest, session: DB, request: Request) -> CodeChallengeOut:
     """Send a one-time code to the person's verified endpoint (same answer if unknown)."""
+    ratelimit.guard_code_request(request, body.national_id)
     challenge = actions.request_citizen_code(session, national_id=body.national_id)
     return CodeChallengeOut(challenge_id=challenge.challenge_id, sent_to=challenge.sent_to)
 
 
 @router.post("/auth/citizen/verify", responses={401: {"description": "refused"}})
-def citizen_verify(body: CitizenCodeVerify, session: DB, principal: Who) -> SessionOut:
+def citizen_verify(
+    body: CitizenCodeVerify, session: DB, principal: Who, request: Request
+) -> SessionOut:
+    ratelimit.guard_code_try(request)
     try:
         new = actions.verify_citizen_code(
             session, challenge_id=body.challenge_id, code=body.code, replaces=principal.session_id

@@ -13,6 +13,7 @@ from navreme.config import get_settings
 from navreme.identity import actions
 from navreme.identity.principal import Principal
 from navreme.rules.pages import my_services
+from navreme.web import ratelimit
 from navreme.web.deps import DB, SESSION_COOKIE
 from navreme.web.i18n import N_
 from navreme.web.pages import CsrfField, csrf_ok, page_principal, render, render_error
@@ -53,6 +54,7 @@ def officer_submit(
     principal = page_principal(request, session)
     if not csrf_ok(request, principal, csrf):
         return _expired_form(request, principal, "login_officer.html")
+    ratelimit.guard_officer_login(request, username)
     try:
         new = actions.login_officer(
             session, username=username, password=password, totp=totp,
@@ -76,6 +78,7 @@ def citizen_submit(
     principal = page_principal(request, session)
     if not csrf_ok(request, principal, csrf):
         return _expired_form(request, principal, "login_citizen.html")
+    ratelimit.guard_code_request(request, national_id.strip())
     challenge = actions.request_citizen_code(session, national_id=national_id.strip())
     return render(
         request, "login_citizen.html", principal,
@@ -90,6 +93,7 @@ def citizen_code(
     principal = page_principal(request, session)
     if not csrf_ok(request, principal, csrf):
         return _expired_form(request, principal, "login_citizen.html")
+    ratelimit.guard_code_try(request)
     try:
         new = actions.verify_citizen_code(
             session, challenge_id=uuid.UUID(challenge_id), code=code.strip(),

@@ -20,6 +20,7 @@ the deliveries; the queue only carries ids.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -27,7 +28,12 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from fractions import Fraction
 
+from limits import RateLimitItemPerSecond
+from limits.errors import StorageError
+from limits.storage import Storage
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -89,7 +95,7 @@ class Outcome:
     withheld: str | None = None  # not tried: consent gone / channel gone
 
 
-# --- backoff, circuit breaker, rate limit (per process) ---------------------------------------
+# --- backoff, circuit breaker (per process), rate limit (per process or shared in Redis) ---
 
 
 def backoff(tries: int, settings: Settings, *, retry_after: float | None = None) -> float:
@@ -140,7 +146,8 @@ class CircuitBreaker:
 
 
 class RateLimit:
-    """A token bucket per channel; `take` waits up to `max_wait` seconds for a token."""
+    """A token bucket per channel in this process (embedded mode: one process sends);
+    `take` waits up to `max_wait` seconds for a token."""
 
     def __init__(self, per_second: float) -> None:
         self.rate = per_second
@@ -164,8 +171,47 @@ class RateLimit:
             max_wait -= wait
 
 
+class SharedRateLimit:
+    """The channel's rate for all worker processes together, counted in Redis (scaled mode).
+
+    A moving window: never more than the rate in any window, whichever process sends. It fails
+    closed: with Redis unreachable nothing is sent and the delivery is held and tried again,
+    because a provider's limit overrun gets the sender blocked for everyone.
+    """
+
+    def __init__(self, channel: str, per_second: float, storage: Storage) -> None:
+        amount, seconds = _as_window(per_second)
+        self.item = RateLimitItemPerSecond(amount, seconds, namespace="channel")
+        self.channel = channel
+        self.storage = storage
+        self._window = MovingWindowRateLimiter(storage)
+
+    def take(self, max_wait: float) -> bool:
+        while True:
+            try:
+                if self._window.hit(self.item, self.channel):
+                    return True
+                frees_at = self._window.get_window_stats(self.item, self.channel).reset_time
+            except StorageError as unreachable:
+                log.warning("%s rate store unreachable (%s): held", self.channel, unreachable)
+                return False
+            wait = max(frees_at - time.time(), 0.001)  # limits stamps hits with time.time()
+            if wait > max_wait:
+                return False
+            time.sleep(wait)
+            max_wait -= wait
+
+
+def _as_window(per_second: float) -> tuple[int, int]:
+    """A rate as whole messages per whole seconds (2.5/s: 5 per 2 s; 0.2/s: 1 per 5 s)."""
+    rate = Fraction(per_second).limit_denominator(60)
+    if rate.numerator == 0:
+        return 1, math.ceil(1 / per_second)
+    return rate.numerator, rate.denominator
+
+
 _breakers: dict[str, CircuitBreaker] = {}
-_limits: dict[str, RateLimit] = {}
+_limits: dict[str, RateLimit | SharedRateLimit] = {}
 _guard = threading.Lock()
 
 
@@ -178,20 +224,35 @@ def breaker(channel: str, settings: Settings) -> CircuitBreaker:
         return _breakers[channel]
 
 
-def rate_limit(channel: str, settings: Settings) -> RateLimit | None:
+def rate_limit(channel: str, settings: Settings) -> RateLimit | SharedRateLimit | None:
+    """The channel's limit: shared through Redis when the scaled mode has one, else this
+    process's bucket."""
     per_second = settings.channel_rates.get(channel)
     if not per_second:
         return None
     with _guard:
         if channel not in _limits:
-            _limits[channel] = RateLimit(float(per_second))
+            _limits[channel] = _new_limit(channel, float(per_second), settings)
         return _limits[channel]
+
+
+def _new_limit(channel: str, per_second: float, settings: Settings) -> RateLimit | SharedRateLimit:
+    if not settings.resolved_redis_url:
+        return RateLimit(per_second)
+    from navreme.web.ratelimit import storage_for
+
+    return SharedRateLimit(channel, per_second, storage_for(settings))
 
 
 def reset_process_state() -> None:
     """Forget breakers and buckets (tests; a worker reloading its settings)."""
+    from navreme.web.ratelimit import close_storage
+
     with _guard:
         _breakers.clear()
+        for limit in _limits.values():
+            if isinstance(limit, SharedRateLimit):
+                close_storage(limit.storage)
         _limits.clear()
 
 

@@ -10,7 +10,7 @@ from navreme import __version__
 from navreme.config import get_settings
 from navreme.db import get_engine
 from navreme.migrate import ensure_database
-from navreme.web import errors, hardening, metrics
+from navreme.web import errors, hardening, metrics, ratelimit
 from navreme.web.paths import STATIC_DIR
 
 DESCRIPTION = """Navreme delivers public services proactively, across departments, on the
@@ -26,6 +26,7 @@ def create_app() -> FastAPI:
         docs_url="/api/docs", redoc_url=None, openapi_url="/openapi.json",
     )  # fmt: skip
     errors.install(app)
+    ratelimit.install(app, settings)  # inside hardening: refusals get its headers too
     hardening.install(app, settings)
     _mount_domains(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
