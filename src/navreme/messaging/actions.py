@@ -9,6 +9,7 @@ after `ladder_step_hours` without acknowledgement otherwise, never past an ackno
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -34,6 +35,8 @@ from navreme.messaging.models import (
     Message,
 )
 from navreme.registry.models import Person
+
+log = logging.getLogger("navreme.messaging")
 
 OUTREACH = "outreach"  # the ladder's last rung: a task for a person to reach the citizen
 _PENDING_KEY = "navreme_outbox"
@@ -334,8 +337,15 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
     from navreme.messaging import dispatch
 
     for lane, ids in pending.items():
-        if ids:
+        if not ids:
+            continue
+        try:
             dispatch.enqueue(ids, lane)
+        except Exception as down:  # noqa: BLE001 - any queue failure (Redis down, full disk)
+            # The deliveries are committed and due: the sweeper hands out what nobody took,
+            # so the caller's change must not fail for the queue (a 500 for a stored message).
+            log.warning("queue unavailable (%s): %d %s deliveries wait for the sweeper",
+                        type(down).__name__, len(ids), lane)  # fmt: skip
 
 
 def climb_due_ladders(session: Session, *, limit: int = 1000) -> int:
