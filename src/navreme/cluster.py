@@ -111,6 +111,26 @@ def require_scaled_settings(settings: Settings) -> None:
         )
 
 
+def create_database_if_absent(url: str) -> bool:
+    """`CREATE DATABASE` for the URL's database on its server when missing (for `make cluster`);
+    True when it was created."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = target.set(drivername="postgresql", database="postgres")
+    conninfo = admin.render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (target.database,)
+        ).fetchone()
+        if exists:
+            return False
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.database)))
+    return True
+
+
 def up(settings: Settings, plan: Plan, env: Mapping[str, str] | None = None) -> State:
     """Migrate once, start every process, wait until each API answers /healthz."""
     require_scaled_settings(settings)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from navreme.cluster import ClusterError, Plan, down, require_scaled_settings, status, up
+from navreme.cluster import (
+    ClusterError,
+    Plan,
+    create_database_if_absent,
+    down,
+    require_scaled_settings,
+    status,
+    up,
+)
 from navreme.config import get_settings
 
 app = typer.Typer(help="The scaled mode on one machine: API processes and workers.",
@@ -18,11 +26,17 @@ def cluster_up(
     port: int = typer.Option(8100, "--port", min=1, max=65000, help="first API port (P, P+1, …)"),
     host: str = typer.Option("127.0.0.1", "--host", help="address the API processes listen on"),
     threads: int = typer.Option(4, "--threads", min=1, max=64, help="threads per worker"),
+    create_database: bool = typer.Option(
+        False, "--create-database", help="CREATE DATABASE first when it does not exist"
+    ),
 ) -> None:
     """Migrate once, start the API processes and workers, return when every API is healthy."""
     settings = get_settings()
     plan = Plan(apis=apis, workers=workers, base_port=port, host=host, worker_threads=threads)
     try:
+        require_scaled_settings(settings)
+        if create_database and create_database_if_absent(settings.resolved_database_url):
+            typer.echo("created the database")
         state = up(settings, plan)
     except ClusterError as wrong:
         typer.echo(f"navreme: {wrong}", err=True)
