@@ -119,6 +119,27 @@ def test_up_refuses_the_embedded_database_and_queue(tmp_path: Path) -> None:
         )
 
 
+def test_cli_up_refuses_sqlite_with_a_plain_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from navreme.cli.main import app
+    from navreme.config import get_settings
+
+    monkeypatch.setenv("NAVREME_DATABASE_URL", "")
+    monkeypatch.setenv("NAVREME_QUEUE_URL", "")
+    monkeypatch.setenv("NAVREME_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["cluster", "up"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "the cluster needs PostgreSQL" in result.output
+    assert not (tmp_path / "cluster" / "state.json").exists()
+
+
 def test_status_sees_a_killed_process_and_down_leaves_none_behind(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
