@@ -38,6 +38,7 @@ from navreme.config import Settings
 STATE_FILE = "state.json"
 READY_WITHIN_S = 90.0
 STOP_GRACE_S = 20.0
+HEALTH_TIMEOUT_S = 5.0  # a busy process still answers; one that cannot in 5 s is not well
 # The Popen handles of the members this process started: kept so they are polled (reaped)
 # rather than dropped while running; a cluster started by another process is watched by PID.
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -262,16 +263,19 @@ def _signal(member: Member, number: signal.Signals) -> None:
 
 def is_alive(member: Member) -> bool:
     """Running, not a zombie, and still the process we started (same /proc start time)."""
-    _reap(member.pid)
     started = _start_time(member.pid)
-    return started is not None and (not member.started or started == member.started)
+    if started is None:  # gone, or exited and not yet collected: collect it if it is ours
+        _reap(member.pid)
+        return False
+    return not member.started or started == member.started
 
 
 def _reap(pid: int) -> None:
     """Collect a member that is our own child and has exited, so it is not left a zombie."""
     child = _children.get(pid)
     if child is not None:
-        if child.poll() is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=1)  # it has exited: this returns at once
             del _children[pid]
         return
     with contextlib.suppress(ChildProcessError):  # another `cluster up` started it: init reaps
@@ -292,7 +296,7 @@ def _start_time(pid: int) -> str | None:
 
 def _health(member: Member) -> str:
     try:
-        answer = httpx.get(f"http://127.0.0.1:{member.port}/healthz", timeout=2)
+        answer = httpx.get(f"http://127.0.0.1:{member.port}/healthz", timeout=HEALTH_TIMEOUT_S)
     except httpx.HTTPError:
         return "down"
     return "ok" if answer.status_code == 200 else str(answer.status_code)
