@@ -11,7 +11,7 @@ PORT ?= 8000
 export NAVREME_HOME ?= $(CURDIR)/var
 
 .DEFAULT_GOAL := help
-.PHONY: help translations screenshots bench-pages install install-dev os-packages jasmin install-prosody run test lint audit-deps migrations-check seed bench-seed bench-rules bench-planning bench-booking clean
+.PHONY: help translations screenshots bench-pages install install-dev os-packages jasmin install-prosody run test lint audit-deps migrations-check seed bench-seed bench-rules bench-planning bench-booking cluster cluster-down load clean
 
 help: ## list every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -104,6 +104,22 @@ bench-planning: $(VENV)/.installed-bench ## benchmark: renewal waves for 10k, 10
 
 bench-booking: $(VENV)/.installed-bench ## benchmark: 10k racing bookings through the API on PostgreSQL beside a naive route (ARGS=...)
 	$(BIN)/navreme bench booking $(ARGS)
+
+# The scaled mode on this machine: the local PostgreSQL (database `navreme`, created if absent)
+# and Redis; override CLUSTER_DATABASE_URL / CLUSTER_QUEUE_URL / CLUSTER_ARGS (--apis, --workers, --port).
+CLUSTER_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/navreme
+CLUSTER_QUEUE_URL ?= redis://127.0.0.1:6379/0
+CLUSTER_ENV = NAVREME_DATABASE_URL=$(CLUSTER_DATABASE_URL) NAVREME_QUEUE_URL=$(CLUSTER_QUEUE_URL)
+
+cluster: install ## start 2 API processes (ports 8100, 8101) and 3 workers on PostgreSQL + Redis (CLUSTER_ARGS=...)
+	$(CLUSTER_ENV) $(BIN)/navreme cluster up --create-database $(CLUSTER_ARGS)
+
+cluster-down: install ## stop the processes `make cluster` started, by their PIDs
+	$(CLUSTER_ENV) $(BIN)/navreme cluster down
+
+DURATION ?= 120s
+load: install-dev ## T25 reduced: locust's realistic mix for DURATION (120s; nightly: make load DURATION=30m) on a fresh cluster
+	$(BIN)/python bench/load.py --duration $(DURATION) $(ARGS)
 
 clean: ## remove the virtual environments and ./var
 	rm -rf $(VENV) $(JASMIN_VENV) var

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.cluster.cluster_fixture import cluster, cluster_home  # noqa: F401 - fixtures
 from tests.servers.postgres import PrivatePostgres
 from tests.servers.postgres import private_postgres as start_postgres
 from tests.servers.redis import PrivateRedis
@@ -15,8 +16,8 @@ from tests.servers.redis import private_redis as start_redis
 @pytest.fixture(scope="session")
 def private_postgres() -> Iterator[PrivatePostgres]:
     """A PostgreSQL cluster of this run only (tests may crash it); a few seconds to initdb."""
-    with start_postgres() as cluster:
-        yield cluster
+    with start_postgres() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

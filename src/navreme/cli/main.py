@@ -9,6 +9,7 @@ from navreme.cli import (
     audit,
     bench,
     cases,
+    cluster,
     db,
     identity,
     listen,
@@ -54,6 +55,7 @@ app.add_typer(plan.app, name="plan")
 app.add_typer(messages.app, name="messages")
 app.add_typer(translations.app, name="translations")
 app.add_typer(cases.app, name="cases")
+app.add_typer(cluster.app, name="cluster")
 app.add_typer(open311.app, name="open311")
 app.add_typer(identity.officer_app, name="officer")
 app.add_typer(identity.token_app, name="token")

@@ -21,12 +21,18 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def db() -> Iterator[Session]:
-    """One transaction per request: committed when the route returns, rolled back on error."""
+    """One transaction per request: committed when the route returns, rolled back on error.
+
+    Scope "function": the commit happens before the response is sent, so a client that got
+    201 can read its write at once (through any API process) and a failed commit is a 500,
+    never a success the database does not hold. FastAPI's default ("request") commits after
+    the response has gone: under load a hold's confirm could 404 (T25).
+    """
     with session_scope() as session:
         yield session
 
 
-DB = Annotated[Session, Depends(db)]
+DB = Annotated[Session, Depends(db, scope="function")]
 
 
 def _bearer(request: Request) -> str | None:
