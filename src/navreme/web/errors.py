@@ -73,6 +73,10 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def install(app: FastAPI) -> None:
+    from navreme.web import openapi
+
+    openapi.install(app)  # the spec names the errors below wherever a route can answer them
+
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
         return _respond(request, exc.status, exc.code, exc.message, exc.details)
