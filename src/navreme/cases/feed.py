@@ -242,7 +242,11 @@ def cases_atom(
     return Response(atom(rows, _base(request)), media_type="application/atom+xml")
 
 
-@router.get("/open/cases.json")
+@router.get(
+    "/open/cases.json",
+    response_class=Response,
+    responses={200: {"description": "JSON Feed 1.1", "content": {"application/feed+json": {}}}},
+)
 def cases_json(
     request: Request, session: DB, category: str | None = Filter, municipality: str | None = Filter
 ) -> JSONResponse:
