@@ -12,7 +12,7 @@ def _responses(client: TestClient, method: str, path: str) -> dict[str, dict]:
 def test_an_unparseable_body__is_a_400_envelope__and_the_spec_says_so(client: TestClient) -> None:
     answer = client.post(
         "/api/v1/auth/citizen/code",
-        content=b"{\"national_id\": \"\x80\"}",  # not UTF-8
+        content=b'{"national_id": "\x80"}',  # not UTF-8
         headers={"Content-Type": "application/json"},
     )
     assert answer.status_code == 400
