@@ -94,8 +94,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import DataError, OperationalError
 
+        if isinstance(exc, DataError):  # the database refused a value's shape (NUL, out of range)
+            log.warning("value refused by the database on %s %s", request.method, request.url.path)
+            return _respond(request, 422, "invalid", "A value has a form that cannot be stored.")
         if isinstance(exc, OperationalError):
             log.error("database unavailable: %s", type(exc).__name__)
             return _respond(request, 503, "unavailable", "The service is briefly unavailable.")
