@@ -172,3 +172,22 @@ def test_reopen_window_and_queue_filters_and_supervision(
     assert [(c["id"], c["sla_state"]) for c in risky] == [(first, "breached")]
     breached = client.get("/api/v1/cases", headers=opst, params={"sla_state": "breached"})
     assert [c["id"] for c in breached.json()] == [first]
+
+
+def test_record__unknown_municipality__is_a_422_not_a_crash(
+    client: TestClient, world: Session
+) -> None:
+    """T14 found an unknown municipality code breaking the foreign key at insert (a 500)."""
+    opst = login(client, world, "OPST")
+    answer = client.post("/api/v1/cases", json=CALL | {"municipality": "en"}, headers=opst)
+    assert answer.status_code == 422, answer.text
+    assert "municipality" in answer.json()["error"]["message"]
+
+
+def test_record__a_nul_byte_the_database_cannot_hold__is_a_422(
+    client: TestClient, world: Session, backend: str
+) -> None:
+    """PostgreSQL refuses NUL in text; the API says so as a 422, never a 500 (T14)."""
+    opst = login(client, world, "OPST")
+    answer = client.post("/api/v1/cases", json=CALL | {"text": "светло\u0000"}, headers=opst)
+    assert answer.status_code == (422 if backend == "postgres" else 201), answer.text

@@ -79,6 +79,17 @@ def test_filters__by_category_and_municipality(client: TestClient, closed: Sessi
     assert len(client.get("/open/cases.json?municipality=MK-101").json()["items"]) == 2
 
 
+@pytest.mark.parametrize("path", ["/open/cases.json", "/open/cases.atom"])
+def test_filters__a_nul_byte_or_odd_code__is_a_422_on_both_databases(
+    client: TestClient, path: str
+) -> None:
+    """T14 found a NUL in `category` a 500 on PostgreSQL (text cannot hold NUL)."""
+    for odd in ("ro\x00ads", "MK 101", "ùcaV"):
+        answer = client.get(path, params={"category": odd})
+        assert answer.status_code == 422, odd
+        assert client.get(path, params={"municipality": odd}).status_code == 422, odd
+
+
 def test_redact__conservative() -> None:
     assert (
         redact("Done. Write to a@b.mk or call +389 70 111 222.")

@@ -75,6 +75,19 @@ def test_services__out_of_range_parameters__are_refused(
 
 
 @pytest.mark.usefixtures("catalogue")
+@pytest.mark.parametrize(("path", "params"), [
+    ("/services/id-card", {"version": 2**70}),  # T14: OverflowError on SQLite, 500
+    ("/services", {"offset": 2**70}),
+])  # fmt: skip
+def test_huge_numbers__are_refused_not_a_crash(
+    client: TestClient, path: str, params: dict[str, Any]
+) -> None:
+    response = client.get(URL + path, params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "invalid"
+
+
+@pytest.mark.usefixtures("catalogue")
 def test_service__id_card_detail__steps_lead_time_and_visits(client: TestClient) -> None:
     card = get(client, "/services/id-card", lang="en")
     assert [(s["kind"], s["department"], s["lead_time_days"], s["needs_visit"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -135,3 +136,21 @@ def test_a_person_chooses_quiet_hours_and_bad_ones_are_refused(
 
         first = db_session.scalars(select(Delivery).where(Delivery.message_id == message.id)).one()
     assert first.not_before == datetime(2026, 11, 24, 5, 45, tzinfo=UTC)  # 06:45 Zurich
+
+
+def test_quiet_hours__a_time_with_an_offset__is_refused_and_the_spec_says_wall_clock(
+    client: TestClient, db_session: Session
+) -> None:
+    """T14 found the spec's `format: time` (RFC 3339, offset required) contradicting the
+    offset-less times sent back; an offset means nothing here, the zone is `timezone`."""
+    person = citizen(db_session)
+    mine = factories.session_token(db_session, person)
+    db_session.commit()
+    url = f"/api/v1/persons/{person.id}/contact-settings"
+    offset = {"quiet_from": "22:00+02:00", "quiet_until": "06:00+02:00"}
+    assert client.put(url, headers=mine, json=offset).status_code == 422
+    spec = client.get("/openapi.json").json()["components"]["schemas"]["ContactSettingsOut"]
+    quiet_from = spec["properties"]["quiet_from"]["anyOf"][0]
+    assert "format" not in quiet_from
+    sent_back = client.get(url, headers=mine).json()["quiet_from"]
+    assert re.search(quiet_from["pattern"], sent_back), sent_back

@@ -200,6 +200,22 @@ def test_dry_run__breaks_down_matches__and_writes_nothing(
 # --- a person's offers ---------------------------------------------------------------------
 
 
+def test_dry_run__a_day_in_year_one__is_refused_not_a_crash(
+    client: TestClient, catalogue: Session
+) -> None:
+    """T14 found a dry run as of 0050-01-01 crashing the age bands (no year -15)."""
+    rule = rf.published_rule(catalogue, "eligibility")
+    factories.person(catalogue, born=date(1996, 1, 1))
+    catalogue.commit()
+    officer = _officer(client, catalogue, "officer")
+    for far in ("0050-01-01", "9999-12-31"):
+        response = client.post(
+            f"/api/v1/rules/{rule.id}/dry-run", json={"as_of": far}, headers=officer
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["details"][0]["field"] == "body.as_of"
+
+
 def _family(session: Session) -> tuple[Any, Any, Any]:
     """A parent with a verified phone, their 8-year-old whose passport expires in 30 days."""
     parent = factories.person(session, phone="+38970111222")

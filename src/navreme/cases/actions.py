@@ -27,6 +27,7 @@ from navreme.config import get_settings
 from navreme.db import is_postgres
 from navreme.identity.models import Department
 from navreme.identity.principal import Principal
+from navreme.registry.models import Municipality
 
 CATEGORIES_FILE = Path(__file__).parent / "data" / "categories.json"
 TRIAGE_BELOW = 0.5  # a prediction less sure than this goes to a person in triage
@@ -126,6 +127,7 @@ def receive(session: Session, submission: Submission, *, actor: Principal) -> Re
     if existing is not None:
         return Received(existing, created=False)
     chosen = _chosen_category(session, submission.category_code)
+    _known_municipality(session, submission.municipality_code)
     category_code, predicted, confidence, model = _classify(text, chosen)
     category = session.get(CaseCategory, category_code) if category_code else None
     department_id = (
@@ -185,6 +187,12 @@ def _already_received(session: Session, submission: Submission) -> Case | None:
     if submission.inbound_id is not None:
         return session.scalar(select(Case).where(Case.inbound_id == submission.inbound_id))
     return None
+
+
+def _known_municipality(session: Session, code: str | None) -> None:
+    """An unknown code would break the foreign key at insert (a 500, found by T14)."""
+    if code is not None and session.get(Municipality, code) is None:
+        raise CaseError(f"Unknown municipality {code!r}.")
 
 
 def _chosen_category(session: Session, code: str | None) -> CaseCategory | None:

@@ -186,15 +186,28 @@ def _not_found(request: Request) -> Response:
     return _error(fmt, Open311Error(404, "No such Open311 resource (formats: .json, .xml)."))
 
 
+def _answers(fmt: str, *statuses: int) -> dict[str, Any]:
+    """The spec names the format each answer really comes in; errors are Open311's error list."""
+    media = {"content": {MEDIA_TYPES[fmt]: {}}}
+    documented: dict[int | str, dict[str, Any]] = {
+        status: {"description": "Answer" if status < 400 else "Open311 error list", **media}
+        for status in statuses
+    }
+    return {"response_class": Response, "responses": documented}
+
+
 for _fmt in FORMATS:
     router.add_api_route(f"/services.{_fmt}", _services(_fmt), methods=["GET"],
-                         summary=f"Services ({_fmt})")  # fmt: skip
+                         summary=f"Services ({_fmt})", **_answers(_fmt, 200))  # fmt: skip
     router.add_api_route(f"/services/{{service_code}}.{_fmt}", _definition(_fmt),
-                         methods=["GET"], summary=f"Service definition ({_fmt})")  # fmt: skip
+                         methods=["GET"], summary=f"Service definition ({_fmt})",
+                         **_answers(_fmt, 200, 404))  # fmt: skip
     router.add_api_route(f"/requests.{_fmt}", _list(_fmt), methods=["GET"],
-                         summary=f"Service requests ({_fmt})")  # fmt: skip
+                         summary=f"Service requests ({_fmt})", **_answers(_fmt, 200, 400))  # fmt: skip
     router.add_api_route(f"/requests.{_fmt}", _post(_fmt), methods=["POST"],
-                         summary=f"Submit a service request ({_fmt})", status_code=201)  # fmt: skip
+                         summary=f"Submit a service request ({_fmt})", status_code=201,
+                         **_answers(_fmt, 201, 200, 400, 403, 413))  # fmt: skip
     router.add_api_route(f"/requests/{{service_request_id}}.{_fmt}", _one(_fmt),
-                         methods=["GET"], summary=f"One service request ({_fmt})")  # fmt: skip
+                         methods=["GET"], summary=f"One service request ({_fmt})",
+                         **_answers(_fmt, 200, 404))  # fmt: skip
 router.add_api_route("/{rest:path}", _not_found, methods=["GET", "POST"], include_in_schema=False)

@@ -24,6 +24,8 @@ Lang = Annotated[
     Language,
     Query(description="language of `name`, `description` and `label`; all are also returned"),
 ]
+# Numbers go to the database as INTEGER/BIGINT: bounded, so a huge one is a 422, not a crash (T14).
+MAX_VERSION, MAX_OFFSET = 9999, 1_000_000
 
 
 @router.get("/services", response_model=ServicePage)
@@ -35,7 +37,7 @@ def list_services(
     q: Annotated[str | None, Query(max_length=200, description="words in any language")] = None,
     lang: Lang = "mk",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> ServicePage:
     """Published services (latest version of each), filtered, by name in `lang`."""
     found = queries.published_services(
@@ -55,7 +57,7 @@ def get_service(
     session: DB,
     code: str,
     lang: Lang = "mk",
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> ServiceDetail:
     """A service in full: steps, evidence, fees, prerequisites, lead time and visits needed."""
     detail = queries.service_detail(session, code, version=version, language=lang)

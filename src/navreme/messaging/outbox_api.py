@@ -13,7 +13,14 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -158,12 +165,28 @@ def person_messages(
     return _messages_out(session, messages)
 
 
+def _wall_clock(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("give a time of day without an offset: it is read in `timezone`")
+    return value
+
+
+# A time of day on the person's wall clock. JSON Schema's "time" format means RFC 3339's
+# full-time, which needs an offset, so the spec says what is really sent and accepted.
+WallClock = Annotated[
+    time,
+    AfterValidator(_wall_clock),
+    WithJsonSchema({"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?$",
+                    "examples": ["21:00"]}),
+]  # fmt: skip
+
+
 class ContactSettingsIn(BaseModel):
     """Quiet hours in the person's time zone; both empty: contact at any hour."""
 
     timezone: str = Field(default="Europe/Skopje", max_length=64)
-    quiet_from: time | None = time(21, 0)
-    quiet_until: time | None = time(8, 0)
+    quiet_from: WallClock | None = time(21, 0)
+    quiet_until: WallClock | None = time(8, 0)
 
     @field_validator("timezone")
     @classmethod

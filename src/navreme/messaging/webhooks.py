@@ -43,6 +43,7 @@ from navreme.messaging.channels.fake import FakeChannel
 from navreme.messaging.channels.registry import ChannelNotConfigured
 from navreme.messaging.inbound import receive
 from navreme.registry.models import CHANNELS
+from navreme.registry.schemas import error_responses
 from navreme.web.errors import ApiError
 
 router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
@@ -139,7 +140,7 @@ def _too_large() -> ApiError:
     return ApiError(413, "payload_too_large", f"Webhooks are limited to {MAX_WEBHOOK_BYTES} bytes.")
 
 
-@router.post("/{channel}/webhook")
+@router.post("/{channel}/webhook", responses=error_responses(400, 401, 404, 413))
 async def webhook(channel: str, request: Request) -> dict[str, int]:
     """A provider's webhook: verified, parsed, recorded once, answered at once."""
     hooks = webhooks_for(channel)
@@ -164,7 +165,16 @@ def _record(events: list[Event]) -> int:
         return sum(not r.duplicate for r in receive(session, events))
 
 
-@router.get("/{channel}/webhook", response_class=PlainTextResponse)
+# The handshake answers text, its refusals the JSON error envelope.
+ENVELOPE = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+
+
+@router.get(
+    "/{channel}/webhook",
+    response_class=PlainTextResponse,
+    responses={403: {"description": "Refused", "content": ENVELOPE},
+               404: {"description": "No such channel", "content": ENVELOPE}},
+)  # fmt: skip
 def handshake(channel: str, request: Request) -> PlainTextResponse:
     """The provider's URL check (WhatsApp, Messenger): its challenge back, or 403."""
     adapter = _adapter(get_settings(), channel)

@@ -33,9 +33,17 @@ Editor = Annotated[Principal, Depends(officer_with("catalogue_editor"))]
 Supervisor = Annotated[Principal, Depends(officer_with("supervisor"))]
 
 
+# Rules look back by ages and ahead by horizons; outside these years the calendar arithmetic
+# has no day to land on (year 0), so such a day is refused rather than crashing (T14).
+EARLIEST_AS_OF, LATEST_AS_OF = date(1900, 1, 1), date(2199, 12, 31)
+
+
 class AsOf(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    as_of: date | None = Field(default=None, description="the day to evaluate; default today")
+    as_of: date | None = Field(
+        default=None, ge=EARLIEST_AS_OF, le=LATEST_AS_OF,
+        description="the day to evaluate (1900–2199); default today",
+    )  # fmt: skip
 
 
 class OptOut(BaseModel):

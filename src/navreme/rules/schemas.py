@@ -121,7 +121,7 @@ class Target(Strict):
 
 class RuleDefinition(Strict):
     code: Code
-    version: int = Field(default=1, ge=1)
+    version: int = Field(default=1, ge=1, le=9999)  # stored as INTEGER: a huge one must be a 422
     title: LocalText
     service: Code
     level: Literal["inform", "offer", "automatic"]

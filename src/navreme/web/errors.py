@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("navreme.web")
@@ -78,7 +78,18 @@ def _unavailable(request: Request) -> Response:
     return _respond(request, 503, "unavailable", "The service is briefly unavailable.")
 
 
+def _refused(request: Request) -> Response:
+    """The database refused a value's form (NUL in text, an integer out of range): the
+    caller's input, so a 422, never a 500."""
+    log.warning("value refused by the database on %s %s", request.method, request.url.path)
+    return _respond(request, 422, "invalid", "A value has a form that cannot be stored.")
+
+
 def install(app: FastAPI) -> None:
+    from navreme.web import openapi
+
+    openapi.install(app)  # the spec names the errors below wherever a route can answer them
+
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
         return _respond(request, exc.status, exc.code, exc.message, exc.details)
@@ -100,9 +111,15 @@ def install(app: FastAPI) -> None:
         after answering, so every request while the database is down logged a traceback."""
         return _unavailable(request)
 
+    @app.exception_handler(DataError)
+    async def value_refused(request: Request, exc: DataError) -> Response:
+        return _refused(request)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         if isinstance(exc, OperationalError):  # raised in a middleware, outside the handlers
             return _unavailable(request)
+        if isinstance(exc, DataError):
+            return _refused(request)
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return _respond(request, 500, "internal", "Something went wrong on our side.")
