@@ -20,7 +20,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -30,6 +30,7 @@ from limits.errors import StorageError
 from limits.storage import RedisStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from navreme.config import Settings
 from navreme.web.deps import SESSION_COOKIE
@@ -187,16 +188,26 @@ def install(app: FastAPI, settings: Settings) -> None:
     async def rate_limited(request: Request, refused: RateLimited) -> Response:
         return _refusal(request, refused)
 
-    @app.middleware("http")
-    async def limit_api(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        if request.url.path.startswith(LIMITED_PREFIXES):
+    app.add_middleware(ApiLimit, limiter=limiter)
+
+
+class ApiLimit:
+    """The `api` class, checked before routing. A pure ASGI middleware: it reads headers only
+    and passes the request body through untouched (a streamed body's size limit, 413, must
+    reach the route as it is)."""
+
+    def __init__(self, app: ASGIApp, limiter: Limiter) -> None:
+        self.app, self.limiter = app, limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(LIMITED_PREFIXES):
+            request = Request(scope)
             try:
-                await _check_api(limiter, client_identity(request))
+                await _check_api(self.limiter, client_identity(request))
             except RateLimited as refused:
-                return _refusal(request, refused)
-        return await call_next(request)
+                await _refusal(request, refused)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _close_at_shutdown(app: FastAPI, limiter: Limiter) -> None:
