@@ -11,7 +11,7 @@ PORT ?= 8000
 export NAVREME_HOME ?= $(CURDIR)/var
 
 .DEFAULT_GOAL := help
-.PHONY: help translations screenshots bench-pages install install-dev os-packages jasmin install-prosody run test lint audit-deps migrations-check seed bench-seed bench-rules bench-planning bench-booking cluster cluster-down load clean
+.PHONY: help translations screenshots bench-pages install install-dev os-packages jasmin install-prosody run test lint audit-deps migrations-check seed bench-seed bench-rules bench-planning bench-booking cluster cluster-down load nightly clean
 
 help: ## list every target
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -120,6 +120,13 @@ cluster-down: install ## stop the processes `make cluster` started, by their PID
 DURATION ?= 120s
 load: install-dev ## T25 reduced: locust's realistic mix for DURATION (120s; nightly: make load DURATION=30m) on a fresh cluster
 	$(BIN)/python bench/load.py --duration $(DURATION) $(ARGS)
+
+nightly: install-dev ## full sizes: dependency audit required, T05/T06 with 10,000 messages, backup of 10,000 persons, fuzzing at 50 examples on both databases, then the 30-minute T25 load
+	NAVREME_REQUIRE_AUDIT=1 $(BIN)/python scripts/audit_deps.py
+	NAVREME_T05_MESSAGES=10000 NAVREME_BACKUP_PERSONS=10000 NAVREME_FUZZ_EXAMPLES=50 \
+	  $(BIN)/pytest -q -p no:cacheprovider tests/cluster tests/messaging/test_worker_crash.py tests/security \
+	  --deselect tests/cluster/test_load.py
+	$(MAKE) load DURATION=30m ARGS="--persons 100000"
 
 clean: ## remove the virtual environments and ./var
 	rm -rf $(VENV) $(JASMIN_VENV) var
