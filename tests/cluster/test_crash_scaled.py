@@ -34,6 +34,7 @@ from navreme.messaging import actions, dispatch
 from navreme.messaging.models import Delivery, DeliveryEvent, Message
 from navreme.workers.app import huey
 from tests.cluster.crash_support import kill, navreme, point_at, serving, wait_for
+from tests.messaging.support import login_code_campaign
 from tests.servers.loopback import Gateway, Running
 from tests.servers.postgres import PrivatePostgres
 from tests.servers.redis import PrivateRedis
@@ -106,12 +107,7 @@ def scaled(
 def queue_campaign(messages: int) -> None:
     """The campaign through the real action; its ids reach Redis when the transaction commits."""
     with db.session_scope() as session:
-        for n in range(messages):
-            actions.send(
-                session, person_id=None, purpose="service", template="login_code",
-                context={"code": f"{n:06d}", "minutes": 5}, to=("sms", f"+389{n:08d}"),
-                lane="bulk",
-            )  # fmt: skip
+        login_code_campaign(session, messages)
 
 
 def start_worker(home: Path, number: int) -> subprocess.Popen[bytes]:

@@ -110,3 +110,33 @@ def items_in(session: Session, direction: str) -> list[ConversationItem]:
     session.expire_all()
     query = select(ConversationItem).where(ConversationItem.direction == direction)
     return list(session.scalars(query.order_by(ConversationItem.created_at)))
+
+
+def login_code_sms(session: Session, count: int, *, prefix: str = "+3897000") -> list[uuid.UUID]:
+    """`count` one-time-code SMS through the real action, committed; their delivery ids."""
+    from navreme.messaging import actions
+    from navreme.messaging.models import Delivery
+
+    ids = []
+    for n in range(count):
+        message = actions.send(
+            session, person_id=None, purpose="service", template="login_code",
+            context={"code": f"{n:06d}", "minutes": 5}, to=("sms", f"{prefix}{n:04d}"),
+        )  # fmt: skip
+        session.flush()
+        ids.append(
+            session.scalars(select(Delivery.id).where(Delivery.message_id == message.id)).one()
+        )
+    session.commit()
+    return ids
+
+
+def login_code_campaign(session: Session, messages: int) -> None:
+    """A bulk campaign of `messages` one-time-code SMS (not committed: the caller's transaction)."""
+    from navreme.messaging import actions
+
+    for n in range(messages):
+        actions.send(
+            session, person_id=None, purpose="service", template="login_code",
+            context={"code": f"{n:06d}", "minutes": 5}, to=("sms", f"+389{n:08d}"), lane="bulk",
+        )  # fmt: skip

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from navreme import clock, config
 from navreme.messaging import actions, dispatch
 from navreme.messaging.models import Delivery, Message
+from tests.messaging.support import login_code_sms as sms
 from tests.servers.loopback import Gateway, Running
 
 NOON = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
@@ -36,21 +37,6 @@ def gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[Running]:
         config.get_settings.cache_clear()
         actions.reset_channels()
         yield running
-
-
-def sms(session: Session, count: int) -> list[uuid.UUID]:
-    ids = []
-    for n in range(count):
-        message = actions.send(
-            session, person_id=None, purpose="service", template="login_code",
-            context={"code": f"{n:06d}", "minutes": 5}, to=("sms", f"+3897000{n:04d}"),
-        )  # fmt: skip
-        session.flush()
-        ids.append(
-            session.scalars(select(Delivery.id).where(Delivery.message_id == message.id)).one()
-        )
-    session.commit()
-    return ids
 
 
 def statuses(session: Session, ids: list[uuid.UUID]) -> list[str]:

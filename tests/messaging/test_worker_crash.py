@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from navreme import config, db
 from navreme.messaging import actions, dispatch
 from navreme.messaging.models import Delivery, DeliveryEvent, Message
+from tests.messaging.support import login_code_campaign
 from tests.servers.loopback import Gateway, Running
 
 MESSAGES = int(os.environ.get("NAVREME_T05_MESSAGES", "10000"))
@@ -59,12 +60,7 @@ def test_t05_workers_killed_three_times_lose_nothing_and_duplicate_nothing(
     db_session: Session, gateway: Running, settings: config.Settings, tmp_path: Path
 ) -> None:
     with db.session_scope() as session:
-        for n in range(MESSAGES):
-            actions.send(
-                session, person_id=None, purpose="service", template="login_code",
-                context={"code": f"{n:06d}", "minutes": 5}, to=("sms", f"+389{n:08d}"),
-                lane="bulk",
-            )  # fmt: skip
+        login_code_campaign(session, MESSAGES)
     rng = random.Random(5)
     kills = 0
     worker = start_worker(tmp_path)

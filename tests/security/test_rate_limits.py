@@ -31,6 +31,7 @@ from navreme.messaging.models import Delivery
 from navreme.web.app import create_app
 from navreme.web.ratelimit import close_storage, storage_for
 from tests import factories
+from tests.messaging.support import login_code_sms
 from tests.servers import process
 from tests.servers.loopback import Gateway, Running
 
@@ -323,21 +324,6 @@ def gateway(settings: config.Settings, monkeypatch: pytest.MonkeyPatch) -> Itera
             dispatch.reset_process_state()
 
 
-def sms(session: Session, count: int) -> list[uuid.UUID]:
-    ids = []
-    for n in range(count):
-        message = actions.send(
-            session, person_id=None, purpose="service", template="login_code",
-            context={"code": f"{n:06d}", "minutes": 5}, to=("sms", f"+3897100{n:04d}"),
-        )  # fmt: skip
-        session.flush()
-        ids.append(
-            session.scalars(select(Delivery.id).where(Delivery.message_id == message.id)).one()
-        )
-    session.commit()
-    return ids
-
-
 def test_sms__redis_down__nothing_sent_all_held__sent_once_redis_is_back(
     db_session: Session,
     monkeypatch: pytest.MonkeyPatch,
@@ -348,7 +334,7 @@ def test_sms__redis_down__nothing_sent_all_held__sent_once_redis_is_back(
     settings = configure(monkeypatch, redis_url=private_redis.url)
     assert isinstance(dispatch.rate_limit("sms", settings), dispatch.SharedRateLimit)
     private_redis.stop()
-    ids = sms(db_session, 3)
+    ids = login_code_sms(db_session, 3, prefix="+3897100")
     retries = dispatch.deliver(ids)
     assert sum(gateway.gateway.posts.values()) == 0
     assert sorted(r.id for r in retries) == sorted(ids)  # every one rescheduled
