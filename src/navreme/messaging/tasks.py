@@ -12,7 +12,7 @@ from datetime import datetime
 
 from huey import crontab
 
-from navreme.workers.app import huey
+from navreme.workers.app import huey, once_per_tick
 
 PRIORITY, BULK = 100, 0
 
@@ -45,6 +45,7 @@ def enqueue_batch(ids: list[str], lane: str, *, at: datetime | None = None) -> N
 
 
 @huey.periodic_task(crontab(minute="*"), name="messaging.sweep")
+@once_per_tick("messaging.sweep")
 def sweep() -> dict[str, int]:
     """Every minute: expired leases, deliveries nobody took, ladders whose time ran out."""
     from navreme.config import get_settings
