@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     queue_url: str = Field(default="", description="redis://… for the scaled mode; empty: SQLite")
     redis_url: str = Field(
         default="",
-        description="redis://… shared by all processes for rate limits; empty: the queue's Redis, if any",
+        description="redis://… shared by all processes: rate limits, periodic-job claims; empty: the queue's Redis",
     )
     rate_limits: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_RATE_LIMITS),
@@ -113,7 +113,8 @@ class Settings(BaseSettings):
 
     @property
     def resolved_redis_url(self) -> str:
-        """Where rate limits are shared: NAVREME_REDIS_URL, else the queue's Redis; "": in memory."""
+        """Where rate limits and periodic-job claims are shared: NAVREME_REDIS_URL, else the
+        queue's Redis; "": nowhere (in memory, one process)."""
         if self.redis_url:
             return self.redis_url
         if self.queue_url.startswith(("redis://", "rediss://", "unix://")):
