@@ -45,7 +45,8 @@ def citizen(session: Session, language: str = "sq") -> tuple[Person, Principal]:
     )
     session.add(ConsentEvent(person_id=person.id, purpose="case_updates", channel="any",
                              granted=True, source="test", actor="test"))  # fmt: skip
-    session.flush()
+    with clock.frozen(MONDAY_10 - timedelta(days=7)):  # given before the frozen Monday, whatever
+        session.flush()  # the real time of day (after 09:00 UTC on that date it was "later")
     return person, Principal(kind="citizen", id=person.id)
 
 
