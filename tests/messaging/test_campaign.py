@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from navreme import clock
+from navreme.db import is_postgres
 from navreme.messaging import actions, campaign, choices
 from navreme.messaging.models import Delivery, Message
 from navreme.registry.models import Person
@@ -77,3 +80,33 @@ def test_a_campaign_reaches_people_in_their_language_and_format(db_session: Sess
     assert rows[albanian.id] == ("sq", "standard")
     assert rows[easy.id] == ("mk", "easy_read")
     assert db_session.scalar(select(func.count()).select_from(Delivery)) == 2
+
+
+def test_a_campaigns_ids_are_time_ordered_in_person_order_and_never_collide(
+    db_session: Session,
+) -> None:
+    """Ordered ids keep a nation's inserts at the right edge of the primary-key and foreign-key
+    indexes (PostgreSQL); two campaigns in the same millisecond still get distinct ids."""
+    if not is_postgres(db_session):
+        pytest.skip("the SQLite path keeps random ids: its writes are not index-bound")
+    with clock.frozen(NOON):
+        people = [citizen(db_session, channels=("sms",), born=date(1970, 1, 1) + timedelta(days=n))
+                  for n in range(30)]  # fmt: skip
+        db_session.commit()
+        for _ in range(2):  # the same frozen millisecond
+            campaign.fan_out(db_session, template="offer_inform", purpose="proactive_offers",
+                             context=CONTEXT, created_by="test")  # fmt: skip
+        db_session.commit()
+    rows = db_session.execute(
+        select(Message.id, Message.person_id, Delivery.id).join(Delivery)
+    ).all()
+    assert len(rows) == 2 * len(people)
+    assert len({r[0] for r in rows}) == len({r[2] for r in rows}) == len(rows)
+    assert all(r[0].version == 7 and r[2].version == 7 for r in rows)
+    assert all(r[0].variant == uuid.RFC_4122 for r in rows)
+    millis = int(NOON.timestamp() * 1000)
+    assert all(int.from_bytes(r[0].bytes[:6], "big") == millis for r in rows)
+    for prefix in {r[0].hex[:24] for r in rows}:
+        ours = sorted((r for r in rows if r[0].hex[:24] == prefix), key=lambda r: r[0])
+        assert [r[1] for r in ours] == sorted(r[1] for r in ours)  # ids follow person order
+        assert [r[2] for r in ours] == sorted(r[2] for r in ours)  # deliveries likewise

@@ -13,6 +13,7 @@ the delivery ids queued in batches on the bulk lane, after the commit.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import uuid
 from collections.abc import Iterator
@@ -185,16 +186,20 @@ WITH {_LATEST_CONSENT}, allowed AS (
     AND e.channel = ANY(:channels)
   ORDER BY e.person_id, e.channel, e.preference, e.created_at
 ), ladders AS (
-  SELECT a.person_id, p.language, {_FORMAT_SQL} AS format,
+  SELECT a.person_id,
          jsonb_agg(jsonb_build_array(a.channel, a.address) ORDER BY a.preference, a.created_at)
-           AS ladder,
-         (array_agg(a.channel ORDER BY a.preference, a.created_at))[1] AS channel,
-         (array_agg(a.address ORDER BY a.preference, a.created_at))[1] AS address
-  FROM allowed a JOIN persons p ON p.id = a.person_id AND p.death_date IS NULL
-  GROUP BY a.person_id, p.language, p.accessibility::jsonb
+           AS ladder
+  FROM allowed a GROUP BY a.person_id
+), numbered AS (
+  SELECT row_number() OVER (ORDER BY l.person_id) AS n, l.person_id, p.language,
+         {_FORMAT_SQL} AS format, l.ladder, l.ladder -> 0 ->> 0 AS channel,
+         l.ladder -> 0 ->> 1 AS address
+  FROM ladders l JOIN persons p ON p.id = l.person_id AND p.death_date IS NULL
+  ORDER BY l.person_id LIMIT :limit
 )
-SELECT gen_random_uuid() AS message_id, gen_random_uuid() AS delivery_id, ladders.*
-FROM ladders ORDER BY person_id LIMIT :limit
+SELECT CAST(:message_prefix || lpad(to_hex(n), 8, '0') AS uuid) AS message_id,
+       CAST(:delivery_prefix || lpad(to_hex(n), 8, '0') AS uuid) AS delivery_id, numbered.*
+FROM numbered ORDER BY n
 """  # noqa: S608 - constant fragments, values are bound  # nosec B608
 _PG_MESSAGES = """
 INSERT INTO messages (id, person_id, purpose, template, language, format, lane, urgent, context,
@@ -205,7 +210,7 @@ SELECT message_id, person_id, :purpose, :template, language, format, 'bulk', FAL
   (ladder || '[["outreach", ""]]'::jsonb)::json, 0,
   CASE WHEN jsonb_array_length(ladder) > 1 THEN CAST(:next_step_at AS timestamptz) END, NULL,
   :created_by, :now, :now
-FROM campaign_rows
+FROM campaign_rows ORDER BY n
 """
 _PG_DELIVERIES = """
 INSERT INTO deliveries (id, message_id, step, channel, address, lane, status, tries, not_before,
@@ -215,6 +220,7 @@ SELECT r.delivery_id, r.message_id, 0, r.channel, r.address, 'bulk', 'created', 
 FROM campaign_rows r
 JOIN campaign_variants v ON v.language = r.language AND v.channel = r.channel
   AND v.format = r.format
+ORDER BY r.n
 """
 
 
@@ -223,6 +229,13 @@ def _fan_out_in_postgres(
     limit: int | None, now: datetime, available: set[str], report: CampaignReport,
 ) -> CampaignReport:  # fmt: skip
     started = time.perf_counter()
+    # One campaign is a few big sorts and hashes over the registry: let them happen in memory
+    # (the default 4 MB spills a nation's rows to disk) and skip JIT compilation, which costs
+    # more than it saves here. Both end with the transaction.
+    session.execute(text("SET LOCAL work_mem = '256MB'"))
+    session.execute(text("SET LOCAL jit = off"))
+    # A second campaign in the same transaction starts from scratch (ON COMMIT DROP is later).
+    session.execute(text("DROP TABLE IF EXISTS pg_temp.campaign_variants, pg_temp.campaign_rows"))
     session.execute(text(
         "CREATE TEMPORARY TABLE campaign_variants (language text, channel text, format text, "
         "subject text, body text, html text) ON COMMIT DROP"
@@ -257,7 +270,14 @@ def _fan_out_in_postgres(
     hours = get_settings().ladder_step_hours
     session.execute(
         text(_PG_LADDERS),
-        {"purpose": purpose, "now": now, "channels": sorted(available), "limit": limit},
+        {
+            "purpose": purpose,
+            "now": now,
+            "channels": sorted(available),
+            "limit": limit,
+            "message_prefix": _ordered_prefix(now),
+            "delivery_prefix": _ordered_prefix(now),
+        },
     )
     report.seconds["select_render"] = time.perf_counter() - started
     values = {
@@ -277,6 +297,17 @@ def _fan_out_in_postgres(
     report.selected_persons = report.messages = len(ids)
     actions.hand_to_workers(session, ids, "bulk")
     return report
+
+
+def _ordered_prefix(now: datetime) -> str:
+    """The first 24 hex digits of time-ordered ids in the shape of RFC 9562's UUIDv7: the
+    campaign's millisecond, the version, 40 random bits, the variant; the last 8 digits are the
+    row's number. A million random UUIDs land all over their primary-key and foreign-key
+    indexes (a page read and written per row once the indexes outgrow memory); ordered ones
+    append at the right edge. Two campaigns in one millisecond differ in the random bits."""
+    millis = f"{int(now.timestamp() * 1000):012x}"
+    salt = secrets.token_hex(5)
+    return f"{millis}7{salt[:3]}8{salt[3:]}"
 
 
 def _parts(rendered: templates.Rendered) -> dict[str, Any]:
