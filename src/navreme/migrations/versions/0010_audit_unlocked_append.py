@@ -5,9 +5,13 @@
 chain was gap-free in seq from 1). The append-only guard now lets exactly one UPDATE through:
 an unchained entry getting its three chain fields, every other column unchanged.
 
+Not rolling-compatible (docs/operations.md, Upgrades, step 4): processes of the release before
+write seq as max+1 and chain under a lock, which clashes with the sequence and with unchained
+rows. Stop every old API process and worker before the new release starts writing.
+
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-11-24 09:00:00.000000
+Create Date: 2026-11-23 11:00:00.000000
 """
 
 from collections.abc import Sequence
