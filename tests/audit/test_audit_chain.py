@@ -1,4 +1,8 @@
-"""T18: the audit log is hash-chained, verified, and append-only in the database itself."""
+"""T18: the audit log is hash-chained, verified, and append-only in the database itself.
+
+On PostgreSQL `record` appends unchained and the chainer links entries later; `_fill` chains
+what it wrote, as the every-minute job would, so the chain tests see a complete chain.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from navreme.audit.actions import record
+from navreme.audit.actions import chain_before_verifying, record
 from navreme.audit.models import AuditEntry
 from navreme.audit.queries import chain_problems, verify_chain
 from navreme.cli.main import app
@@ -26,10 +30,13 @@ def _fill(session: Session, count: int) -> None:
             details={"n": number, "note": "ćирилица"},
         )  # fmt: skip
     session.commit()
+    chain_before_verifying(session)
+    session.commit()
 
 
 def _detached(session: Session) -> list[AuditEntry]:
-    rows = list(session.query(AuditEntry).order_by(AuditEntry.seq))
+    session.expire_all()
+    rows = list(session.query(AuditEntry).order_by(AuditEntry.position))
     session.expunge_all()
     return rows
 

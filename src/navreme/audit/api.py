@@ -26,7 +26,8 @@ class AuditEntryOut(BaseModel):
     object_id: str | None
     outcome: str
     details: dict[str, Any]
-    hash: str
+    position: int | None  # its place in the chain; None until the chainer links it
+    hash: str | None
 
 
 class ChainReport(BaseModel):
@@ -50,7 +51,8 @@ def recent(
 
 @router.get("/verify")
 def verify(session: DB, principal: Admin) -> ChainReport:
-    """Walk the whole hash chain; `intact` is false if any entry was edited, removed or forged."""
+    """Chain pending entries, then walk the whole hash chain; `intact` is false if any entry
+    was edited, removed or forged, or could not be chained."""
     count, head, problems = queries.verify_chain(session)
     return ChainReport(
         entries=count, head=head, intact=not problems,

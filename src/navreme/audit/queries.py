@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from navreme.audit.actions import GENESIS, entry_hash, hashed_fields
+from navreme.audit.actions import GENESIS, chain_before_verifying, entry_hash, hashed_fields
 from navreme.audit.models import AuditEntry
 from navreme.identity.models import Department, Officer
 
@@ -20,26 +20,39 @@ class ChainProblem:
 
 
 def chain_problems(entries: Iterable[AuditEntry]) -> Iterator[ChainProblem]:
-    """Every place where the chain is broken: edited fields, removed, reordered or forged rows."""
-    expected_prev, expected_seq = GENESIS, 1
+    """Every place where the chain is broken: edited fields, removed, reordered or forged rows,
+    and entries never chained. `entries` come in chain order (position), unchained ones last."""
+    expected_prev, expected_position = GENESIS, 1
     for entry in entries:
-        if entry.seq != expected_seq:
-            yield ChainProblem(entry.seq, f"sequence gap: expected {expected_seq}")
+        if entry.position is None or entry.prev_hash is None or entry.hash is None:
+            yield ChainProblem(entry.seq, "not chained: appended but never linked into the chain")
+            continue
+        if entry.position != expected_position:
+            yield ChainProblem(entry.seq, f"position gap: expected {expected_position}")
         if entry.prev_hash != expected_prev:
             yield ChainProblem(entry.seq, "previous-hash link broken")
         if entry_hash(entry.prev_hash, hashed_fields(entry)) != entry.hash:
             yield ChainProblem(entry.seq, "entry content does not match its hash")
-        expected_prev, expected_seq = entry.hash, entry.seq + 1
+        expected_prev, expected_position = entry.hash, entry.position + 1
 
 
 def stream_entries(session: Session, batch: int = 5000) -> Iterator[AuditEntry]:
-    return session.scalars(
-        select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch)
-    )
+    """The whole log in chain order, then any entries still unchained (by seq). Rows are read
+    afresh: entries this session wrote may have been chained since, in another transaction."""
+    chained = select(AuditEntry).where(AuditEntry.position.is_not(None))
+    unchained = select(AuditEntry).where(AuditEntry.position.is_(None))
+    for query in (chained.order_by(AuditEntry.position), unchained.order_by(AuditEntry.seq)):
+        options = query.execution_options(yield_per=batch, populate_existing=True)
+        yield from session.scalars(options)
 
 
-def verify_chain(session: Session) -> tuple[int, str, list[ChainProblem]]:
-    """Walk the whole log once; return the entry count, the head hash and every problem."""
+def verify_chain(
+    session: Session, *, chain_first: bool = True
+) -> tuple[int, str, list[ChainProblem]]:
+    """Chain what is pending (see `chain_before_verifying`), then walk the whole log once;
+    return the entry count, the head hash and every problem."""
+    if chain_first:
+        chain_before_verifying(session)
     counted = _Counted(stream_entries(session))
     problems = list(chain_problems(counted))
     return counted.count, counted.last_hash, problems
@@ -51,7 +64,8 @@ class _Counted:
 
     def __iter__(self) -> Iterator[AuditEntry]:
         for entry in self._entries:
-            self.count, self.last_hash = self.count + 1, entry.hash
+            self.count += 1
+            self.last_hash = entry.hash or self.last_hash
             yield entry
 
 

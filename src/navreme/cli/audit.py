@@ -20,7 +20,8 @@ def verify(
         "", help="a head hash noted earlier (e.g. from a nightly export): detects cut-off tails"
     ),
 ) -> None:
-    """Walk the whole hash chain; exit 1 and list every problem if it was tampered with."""
+    """Chain pending entries, then walk the whole hash chain; exit 1 and list every problem if
+    it was tampered with (or an entry could not be chained)."""
     ensure_database()
     with session_scope() as session:
         count, head, problems = queries.verify_chain(session)

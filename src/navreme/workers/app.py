@@ -140,6 +140,17 @@ def supervise_sla() -> int:
         return sum(run(session).changed.values())
 
 
+@huey.periodic_task(crontab(minute="*"), name="audit.chain_pending")
+@once_per_tick("audit.chain_pending")
+def chain_audit_entries() -> int:
+    """Every minute: audit entries appended since the last run join the hash chain, a batch
+    per transaction (PostgreSQL; on SQLite `record` chains at once and this finds nothing)."""
+    from navreme.audit.actions import chain_all_pending
+    from navreme.db import get_engine
+
+    return chain_all_pending(get_engine())
+
+
 # Task modules register themselves on import; the consumer must see every one of them.
 from navreme.messaging import tasks as messaging_tasks  # noqa: E402
 
