@@ -7,6 +7,7 @@ whose tries run out ends `technical-failure`, visible to officers; nothing stays
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from navreme import clock, config
 from navreme.messaging import actions, dispatch
@@ -133,3 +136,44 @@ def test_a_gateway_with_a_bulk_api_gets_a_batch_in_one_call(
     delivery = db_session.get_one(Delivery, ids[3])
     assert delivery.provider_message_id == f"gw-{ids[3]}"
     assert gateway.gateway.received[str(ids[3])]["to"] == "+38970000003"
+
+
+class _Slow(Gateway):
+    """Holds each request a moment and counts how many are in flight; refuses one address."""
+
+    in_flight: int = 0
+    most: int = 0
+
+    async def message(self, request: Request) -> Response:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            await asyncio.sleep(0.05)
+            if json.loads(await request.body())["to"] == "+38970000004":
+                return JSONResponse({"error": "no such number"}, status_code=400)
+            return await super().message(request)
+        finally:
+            self.in_flight -= 1
+
+
+def test_without_a_bulk_api_a_batch_goes_as_concurrent_requests_one_per_message(
+    db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow = _Slow(secret="s3cret")
+    with Running(slow) as running:
+        channels = {"sms": {"adapter": "http", "url": running.url, "secret": "s3cret",
+                            "timeout": 5, "max_connections": 4}}  # fmt: skip
+        monkeypatch.setenv("NAVREME_CHANNELS", json.dumps(channels))
+        config.get_settings.cache_clear()
+        actions.reset_channels()
+        with clock.frozen(NOON):
+            ids = sms(db_session, 12)
+            dispatch.deliver(ids)
+    got = dict(zip(ids, statuses(db_session, ids), strict=True))
+    assert got.pop(ids[4]) == "permanent-failure"  # its own answer, not the batch's
+    assert set(got.values()) == {"sent"}
+    assert 1 < slow.most <= 4  # in flight together, never more than the pool allows
+    assert sorted(slow.posts.values()) == [1] * 11  # one request per message, each once
+    delivery = db_session.get_one(Delivery, ids[7])
+    assert delivery.provider_message_id == f"gw-{ids[7]}"
+    assert slow.received[str(ids[7])]["to"] == "+38970000007"

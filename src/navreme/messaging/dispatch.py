@@ -525,26 +525,41 @@ def deliver(ids: Sequence[uuid.UUID], settings: Settings | None = None) -> list[
 
 
 def send_group(channel: str, group: list[Claimed], settings: Settings) -> list[Outcome]:
-    """A provider with a batch API gets the group in one call; any other one by one."""
+    """A provider with a batch API (or an adapter that sends a group concurrently) gets the
+    group in one call; any other one by one."""
     try:
         adapter = actions.channels().get(channel)
     except ChannelNotConfigured as gone:
         return [Outcome(c, withheld=str(gone)) for c in group]
     if len(group) < 2 or not isinstance(adapter, BatchChannel) or rate_limit(channel, settings):
         return [send_one(c, settings) for c in group]
+    probed: list[Outcome] = []
+    if getattr(adapter, "sends_each", False):
+        # One request per message, all in flight at once: the first goes alone, so a provider
+        # that is down costs one request and the breaker opens exactly as it would one by one.
+        probed = [send_one(group[0], settings)]
+        if probed[0].accepted is None:
+            return probed + [send_one(c, settings) for c in group[1:]]
+        group = group[1:]
+        if len(group) == 1:
+            return probed + [send_one(group[0], settings)]
     circuit = breaker(channel, settings)
     reopen = circuit.admit()
     if reopen is not None:
         wait = timedelta(seconds=max(reopen - time.monotonic(), 1.0))
-        return [Outcome(c, held_until=clock.now() + wait) for c in group]
+        return probed + [Outcome(c, held_until=clock.now() + wait) for c in group]
     try:
         answers = adapter.send_many([_outgoing(c) for c in group])
     except DeliveryError as error:  # the whole call failed: every message shares the answer
         if error.retryable:
             circuit.failed()
-        return [Outcome(c, error=error) for c in group]
-    circuit.succeeded()
-    return [
+        return probed + [Outcome(c, error=error) for c in group]
+    retryable = [a for a in answers if isinstance(a, DeliveryError) and a.retryable]
+    for _ in retryable:  # each refused message counts, as it would one by one
+        circuit.failed()
+    if len(retryable) < len(answers):
+        circuit.succeeded()
+    return probed + [
         Outcome(c, error=a) if isinstance(a, DeliveryError) else Outcome(c, accepted=a)
         for c, a in zip(group, answers, strict=True)
     ]

@@ -12,7 +12,9 @@ it, so no code is needed to plug one in:
 2xx (or 409 for a key it has seen) accepts; its JSON "id", if any, is the provider id. 429 and
 5xx are retryable (Retry-After honoured), other 4xx permanent.
 
-With `batch_url`, a worker's batch for this channel goes in one request (gateways with a bulk
+A worker's batch for this channel is handed over concurrently, one request per message over a
+pool of `max_connections` keep-alive connections (aiohttp: a third of a synchronous client's
+CPU per request, which is what bounds a worker on a busy machine). With `batch_url`, a worker's batch for this channel goes in one request (gateways with a bulk
 API): `{"messages": [<the object above>, …]}`, answered `{"results": [{"id": "…"} or
 {"error": "…", "retryable": true|false}, …]}` in the same order; the gateway deduplicates by
 each message's "id". Receipts and replies come back
@@ -23,12 +25,14 @@ to `POST /api/v1/channels/<channel>/webhook` signed the same way:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import aiohttp
 import httpx
 
 from navreme.messaging.channels.base import (
@@ -49,8 +53,8 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After", "")
     try:
         return max(float(value), 0.0)
     except ValueError:
@@ -73,8 +77,12 @@ class HttpChannel:
         self.url = url
         self.secret = secret
         self.batch_url = batch_url
-        if batch_url:
-            self.send_many = self._send_many  # a BatchChannel only when the gateway has one
+        self.timeout = timeout
+        self.max_connections = max_connections
+        # A BatchChannel either way: one bulk request where the gateway has a bulk API, else
+        # the batch's requests in flight together.
+        self.send_many = self._send_many if batch_url else self._send_each
+        self.sends_each = not batch_url  # dispatch probes with one request before the rest
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
@@ -85,14 +93,48 @@ class HttpChannel:
         response = self._post(self.url, body, str(message.attempt_id))
         if response.status_code < 300 or response.status_code == 409:
             return Accepted(provider_message_id=_id_in(response) or str(message.attempt_id))
-        raise _refusal(response)
+        raise _refusal(response.status_code, response.headers)
 
-    def _post(self, url: str, body: bytes, key: str) -> httpx.Response:
+    def _headers(self, body: bytes, key: str) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "Idempotency-Key": key}
         if self.secret:
             headers[SIGNATURE] = sign(self.secret, body)
+        return headers
+
+    def _send_each(self, messages: list[Outgoing]) -> list[Accepted | DeliveryError]:
+        """Every message as its own request (what `send` does), all in flight at once; one
+        answer per message, in order. Runs its own event loop: workers are threads."""
+        return asyncio.run(self._post_each(messages))
+
+    async def _post_each(self, messages: list[Outgoing]) -> list[Accepted | DeliveryError]:
+        connector = aiohttp.TCPConnector(limit=self.max_connections)
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+            return list(await asyncio.gather(*(self._post_one(client, m) for m in messages)))
+
+    async def _post_one(
+        self, client: aiohttp.ClientSession, message: Outgoing
+    ) -> Accepted | DeliveryError:
+        body = json.dumps(_wire(message), ensure_ascii=False).encode()
+        headers = self._headers(body, str(message.attempt_id))
         try:
-            return self._client.post(url, content=body, headers=headers)
+            async with client.post(self.url, data=body, headers=headers) as response:
+                if response.status < 300 or response.status == 409:
+                    try:
+                        payload: Any = await response.json(content_type=None)
+                    except ValueError:
+                        payload = None
+                    given = payload.get("id") if isinstance(payload, dict) else None
+                    return Accepted(provider_message_id=str(given or message.attempt_id))
+                return _refusal(response.status, response.headers)
+        except TimeoutError:
+            return DeliveryError("gateway timed out: TimeoutError", retryable=True)
+        except aiohttp.ClientError as down:
+            return DeliveryError(f"gateway unreachable: {type(down).__name__}", retryable=True)
+
+    def _post(self, url: str, body: bytes, key: str) -> httpx.Response:
+        try:
+            return self._client.post(url, content=body, headers=self._headers(body, key))
         except httpx.TimeoutException as slow:
             raise DeliveryError(
                 f"gateway timed out: {type(slow).__name__}", retryable=True
@@ -106,7 +148,7 @@ class HttpChannel:
         body = json.dumps({"messages": [_wire(m) for m in messages]}, ensure_ascii=False).encode()
         response = self._post(self.batch_url, body, str(messages[0].attempt_id))
         if response.status_code >= 300:
-            raise _refusal(response)
+            raise _refusal(response.status_code, response.headers)
         try:
             results = response.json()["results"]
         except (ValueError, KeyError, TypeError):
@@ -142,12 +184,11 @@ class HttpChannel:
         self._client.close()
 
 
-def _refusal(response: httpx.Response) -> DeliveryError:
+def _refusal(status: int, headers: Mapping[str, str]) -> DeliveryError:
     """429 and 5xx may pass (with the gateway's Retry-After); any other refusal will not."""
-    status = response.status_code
     if status == 429 or status >= 500:
         return DeliveryError(f"gateway answered {status}", retryable=True,
-                             retry_after=retry_after(response), code=str(status))  # fmt: skip
+                             retry_after=retry_after(headers), code=str(status))  # fmt: skip
     return DeliveryError(f"gateway refused: {status}", retryable=False, code=str(status))
 
 
