@@ -91,3 +91,9 @@ def test_dense_key_is_lexicographic() -> None:
     key, n = cohorts.dense_key([a, b])
     assert n == 4
     assert key.tolist() == [3, 0, 2, 0, 1]
+
+
+@pytest.mark.parametrize("span", [1, 300, 1 << 16, (1 << 16) + 1, 1 << 20, 1 << 33])
+def test_stable_order_is_a_stable_argsort(span: int) -> None:
+    keys = np.random.default_rng(span).integers(0, span, size=20_000)
+    np.testing.assert_array_equal(cohorts.stable_order(keys, span), np.argsort(keys, kind="stable"))
