@@ -94,15 +94,17 @@ class Waiting:
 
     def best(self, free: FreeDays, weight: float) -> tuple[float, int]:
         """(cost, k) of the cheapest free office-day, refreshing entries that filled up."""
+        nearest, distance, offices, left = self.nearest, self.distance, self.offices, free.left
         while True:
             best, cost = -1, float("inf")
-            for k, day in enumerate(self.nearest):
-                if day >= 0 and self.distance[k] + weight * day < cost:
-                    best, cost = k, self.distance[k] + weight * day
-            if best < 0 or free.left[self.offices[best]][self.nearest[best]] > 0:
+            for k, day in enumerate(nearest):
+                if day >= 0:
+                    here = distance[k] + weight * day
+                    if here < cost:
+                        best, cost = k, here
+            if best < 0 or left[offices[best]][nearest[best]] > 0:
                 return cost, best
-            office = self.offices[best]
-            self.nearest[best] = free.first(office, self.nearest[best], self.stop)
+            nearest[best] = free.first(offices[best], nearest[best], self.stop)
 
 
 def _serve_class(
