@@ -13,9 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# A packed key must stay below 2**62 so that one more multiplication cannot overflow int64.
-_KEY_LIMIT = 1 << 62
-
 
 @dataclass(frozen=True)
 class Cohorts:
@@ -35,28 +32,69 @@ class Cohorts:
         return int(self.count.size)
 
 
+_FEW = 16  # distinct values ranked by comparisons rather than searchsorted
+
+
 def _dense(values: np.ndarray) -> tuple[np.ndarray, int]:
-    """Dense ranks 0..n-1 of `values` and n."""
-    unique, inverse = np.unique(values, return_inverse=True)
-    return inverse.astype(np.int64).reshape(-1), int(unique.size)
+    """Dense ranks 0..n-1 of `values` (in their order) and n."""
+    unique = np.unique(values)  # a sort of the values alone, no argsort
+    if unique.dtype.kind == "f" and unique.size and np.isnan(unique[-1]):
+        _, inverse = np.unique(values, return_inverse=True)  # NaN: leave it to np.unique
+        return inverse.astype(np.int64).reshape(-1), int(unique.size)
+    if unique.size <= _FEW:  # e.g. urgency weights: a few passes beat a binary search
+        rank = np.zeros(values.shape[0], dtype=np.int64)
+        for value in unique[:-1]:
+            rank += values > value
+        return rank, int(unique.size)
+    return np.searchsorted(unique, values).astype(np.int64), int(unique.size)
 
 
-def packed_key(columns: Sequence[np.ndarray]) -> np.ndarray:
-    """One int64 per row, equal exactly when every column is equal (ranks repacked on overflow)."""
-    key = np.zeros(columns[0].shape[0], dtype=np.int64)
+def _table_limit(rows: int) -> int:
+    """The widest key span ranked with a presence table (bytes) instead of a sort."""
+    return max(4 * rows, 1 << 20)
+
+
+def _rank(key: np.ndarray, span: int) -> tuple[np.ndarray, int]:
+    """Dense ranks of keys in [0, span), in key order: a presence table (O(rows + span)) when
+    the span allows one, else a sort."""
+    if span > _table_limit(key.size):
+        return _dense(key)
+    present = np.zeros(span, dtype=bool)
+    present[key] = True
+    keys = np.flatnonzero(present)
+    rank = np.empty(span, dtype=np.int64)  # read only where present
+    rank[keys] = np.arange(keys.size, dtype=np.int64)
+    return rank[key], int(keys.size)
+
+
+def dense_key(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, int]:
+    """Dense ranks 0..n-1 of the rows of `columns` in lexicographic order, and n.
+
+    Columns are packed one at a time (key × width + value) and the key re-ranked with a
+    presence table whenever the next column would make it wider than the table may be, so
+    no sort over rows runs unless a column, or the key and one column together, is too wide
+    for a table (then `np.unique` of the values ranks it).
+    """
+    rows = columns[0].shape[0]
+    limit = _table_limit(rows)
+    key = np.zeros(rows, dtype=np.int64)
     span = 1
     for column in columns:
         low, high = int(column.min(initial=0)), int(column.max(initial=0))
         width = high - low + 1
-        if span * width >= _KEY_LIMIT:
-            key, span = _dense(key)
-        if span * width >= _KEY_LIMIT:  # the column alone is too wide: rank it as well
-            shifted, width = _dense(column)
-        else:
-            shifted = column.astype(np.int64) - low
-        key = key * width + shifted
+        if width > limit:
+            column, width = _dense(column)
+            low = 0
+        if span * width > limit:
+            key, span = _rank(key, span)
+        if column.dtype.kind != "i":  # unsigned or bool: no in-place mixed-sign add
+            column = column.astype(np.int64)
+        key *= width
+        key += column  # int32 columns are added without an int64 copy
+        if low:
+            key -= low
         span *= width
-    return key
+    return _rank(key, span)
 
 
 def _person_columns(
@@ -66,31 +104,51 @@ def _person_columns(
     return [*candidates.T, weight_rank, earliest, latest]
 
 
+def _groups(key: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """First row and size of each group of dense `key`."""
+    first = np.full(groups, key.size, dtype=np.int64)
+    np.minimum.at(first, key, np.arange(key.size, dtype=np.int64))
+    return first, np.bincount(key, minlength=groups).astype(np.int64)
+
+
 def merge(
     *, candidates: np.ndarray, distance_km: np.ndarray, weight: np.ndarray,
     earliest: np.ndarray, latest: np.ndarray,
 ) -> Cohorts:  # fmt: skip
-    """Merge identical persons. Distances join the key only when they differ inside a cohort."""
-    key = packed_key(_person_columns(candidates, weight, earliest, latest))
-    first, of_person, count = np.unique(key, return_index=True, return_inverse=True,
-                                        return_counts=True)[1:]  # fmt: skip
-    same = distance_km == distance_km[first[of_person]]
-    if not same.all():
+    """Merge identical persons. Distances join the key only when they differ inside a cohort.
+
+    Cohorts are numbered in the lexicographic order of (candidates, weight, earliest, latest
+    [, distance bits]) and `first` is each cohort's first person, as `np.unique` of a packed
+    key would give them, without sorting the persons.
+    """
+    of_person, size = dense_key(_person_columns(candidates, weight, earliest, latest))
+    first, count = _groups(of_person, size)
+    if not (distance_km == distance_km[first[of_person]]).all():
         distance_bits = [column.view(np.int32) for column in np.ascontiguousarray(distance_km.T)]
-        key = packed_key([key, *distance_bits])
-        first, of_person, count = np.unique(key, return_index=True, return_inverse=True,
-                                            return_counts=True)[1:]  # fmt: skip
+        of_person, size = dense_key([of_person, *distance_bits])
+        first, count = _groups(of_person, size)
     return Cohorts(
-        of_person=of_person.astype(np.int64).reshape(-1), count=count.astype(np.int64),
-        first=first.astype(np.int64), candidates=candidates[first],
+        of_person=of_person, count=count, first=first, candidates=candidates[first],
         distance_km=distance_km[first], weight=weight[first], earliest=earliest[first],
         latest=latest[first],
     )  # fmt: skip
 
 
+def stable_order(keys: np.ndarray, span: int) -> np.ndarray:
+    """`np.argsort(keys, kind="stable")` for keys in [0, span): numpy radix-sorts 16-bit keys
+    (O(n), several times faster than its merge sort of int64), so wider keys take two passes."""
+    if span <= 1 << 16:
+        return np.argsort(keys.astype(np.uint16), kind="stable")
+    if span <= 1 << 32:
+        order = np.argsort((keys & 0xFFFF).astype(np.uint16), kind="stable")
+        high = (keys[order] >> 16).astype(np.uint16)
+        return order[np.argsort(high, kind="stable")]
+    return np.argsort(keys, kind="stable")
+
+
 def members(cohorts: Cohorts) -> tuple[np.ndarray, np.ndarray]:
     """Persons sorted by cohort, and where each cohort's members start in that order."""
-    order = np.argsort(cohorts.of_person, kind="stable")
+    order = stable_order(cohorts.of_person, cohorts.size)
     start = np.zeros(cohorts.size, dtype=np.int64)
     np.cumsum(cohorts.count[:-1], out=start[1:])
     return order, start

@@ -26,6 +26,18 @@ class Ledger:
     def __init__(self, cohorts: Cohorts, capacity: np.ndarray, allocation: Allocation) -> None:
         self.cohorts = cohorts
         self.free = capacity.astype(np.int64)
+        # per-cohort fields as Python numbers: the loops below read them thousands of times
+        self.offices: list[list[int]] = cohorts.candidates.tolist()
+        self.distances: list[list[float]] = cohorts.distance_km.tolist()
+        self.weights: list[float] = cohorts.weight.tolist()
+        days = self.free.shape[1]
+        self.windows: list[tuple[int, int]] = list(zip(
+            np.maximum(cohorts.earliest, 0).tolist(),
+            np.minimum(cohorts.latest, days - 1).tolist(), strict=True))  # fmt: skip
+        self.distance_to: list[dict[int, float]] = [
+            {o: d for o, d in reversed(list(zip(offices, distances, strict=True)))}
+            for offices, distances in zip(self.offices, self.distances, strict=True)
+        ]  # the first candidate slot of each office, as flatnonzero(...)[0] picked it
         self.holders: dict[Cell, dict[int, int]] = defaultdict(dict)
         self.relocation: dict[int, tuple[float, Cell] | None] = {}  # valid until a move
         for c, o, d, t in zip(*(a.tolist() for a in (allocation.cohort, allocation.office,
@@ -48,29 +60,24 @@ class Ledger:
         self.free[cell] += taken
 
     def cost(self, cohort: int, cell: Cell) -> float:
-        k = int(np.flatnonzero(self.cohorts.candidates[cohort] == cell[0])[0])
-        return (
-            float(self.cohorts.distance_km[cohort, k])
-            + float(self.cohorts.weight[cohort]) * cell[1]
-        )
+        return self.distance_to[cohort][cell[0]] + self.weights[cohort] * cell[1]
 
     def cheapest_free(self, cohort: int) -> tuple[float, Cell] | None:
         """The cohort's cheapest office-day with capacity left, inside its window."""
-        c = self.cohorts
-        start, stop = (
-            max(int(c.earliest[cohort]), 0),
-            min(int(c.latest[cohort]), self.free.shape[1] - 1),
-        )
+        start, stop = self.windows[cohort]
+        if start > stop:
+            return None
+        weight = self.weights[cohort]
         best: tuple[float, Cell] | None = None
-        for office, distance in zip(c.candidates[cohort].tolist(), c.distance_km[cohort].tolist(),
-                                    strict=True):  # fmt: skip
-            if office < 0 or start > stop:
+        for office, distance in zip(self.offices[cohort], self.distances[cohort], strict=True):
+            if office < 0:
                 continue
-            open_days = np.flatnonzero(self.free[office, start : stop + 1] > 0)
-            if open_days.size:
-                cost = distance + float(c.weight[cohort]) * (start + int(open_days[0]))
+            window = self.free[office, start : stop + 1] > 0
+            first = int(window.argmax())  # the first day with a free place, if any
+            if window[first]:
+                cost = distance + weight * (start + first)
                 if best is None or cost < best[0]:
-                    best = (cost, (office, start + int(open_days[0])))
+                    best = (cost, (office, start + first))
         return best
 
     def allocation(self) -> Allocation:
@@ -82,20 +89,26 @@ def _best_move(ledger: Ledger, squeezed: int) -> tuple[float, int, Cell, Cell] |
     """(cost change, cohort moved, the cell it frees, where it goes) of the best move, if any."""
     c = ledger.cohorts
     start, stop = max(int(c.earliest[squeezed]), 0), int(c.latest[squeezed])
-    relocation = ledger.relocation
+    relocation, holders = ledger.relocation, ledger.holders
+    distance_to, weights = ledger.distance_to, ledger.weights
     best: tuple[float, int, Cell, Cell] | None = None
-    for office in {o for o in c.candidates[squeezed].tolist() if o >= 0}:
+    for office in {o for o in ledger.offices[squeezed] if o >= 0}:
         for day in range(start, min(stop, ledger.free.shape[1] - 1) + 1):
-            for other in ledger.holders.get((office, day), {}):
+            cell = (office, day)
+            held = holders.get(cell)
+            if not held:
+                continue
+            here = ledger.cost(squeezed, cell)
+            for other in held:
                 if other not in relocation:
                     relocation[other] = ledger.cheapest_free(other)
                 target = relocation[other]
                 if target is None:
                     continue
-                change = (ledger.cost(squeezed, (office, day)) + target[0]
-                          - ledger.cost(other, (office, day)))  # fmt: skip
+                # ledger.cost(other, cell), inlined: this is the innermost loop
+                change = here + target[0] - (distance_to[other][office] + weights[other] * day)
                 if best is None or change < best[0]:
-                    best = (change, other, (office, day), target[1])
+                    best = (change, other, cell, target[1])
     return best
 
 

@@ -36,17 +36,25 @@ class Allocation:
 
 
 class FreeDays:
-    """Remaining capacity per office-day, with each office's first day that is not yet full."""
+    """Remaining capacity per office-day, with each office's first day that is not yet full.
+
+    `left` is a list of Python lists (the serving loop reads and writes single office-days,
+    which numpy scalars make several times slower); `open` mirrors `left > 0` as a numpy
+    array for the one vector step, finding an office's next open day.
+    """
 
     def __init__(self, capacity: np.ndarray) -> None:
-        self.left = capacity.astype(np.int64)
-        self.open = self.left > 0
-        self.low = self.open.argmax(axis=1)  # every day before low[o] is full at office o
-        self.low[~self.open.any(axis=1)] = self.left.shape[1]
+        left = capacity.astype(np.int64)
+        self.days = int(left.shape[1])
+        self.open = left > 0
+        low = self.open.argmax(axis=1)  # every day before low[o] is full at office o
+        low[~self.open.any(axis=1)] = self.days
+        self.low: list[int] = low.tolist()
+        self.left: list[list[int]] = left.tolist()
 
     def first(self, office: int, start: int, stop: int) -> int:
         """The first day in [start, stop] with capacity left at `office`, or -1."""
-        low = int(self.low[office])
+        low = self.low[office]
         begin = max(start, low)
         if begin > stop:
             return -1
@@ -60,9 +68,10 @@ class FreeDays:
 
     def take(self, office: int, day: int, wanted: int) -> int:
         """Take up to `wanted` places at (office, day); returns how many were taken."""
-        taken = min(wanted, int(self.left[office, day]))
-        self.left[office, day] -= taken
-        if self.left[office, day] == 0:
+        row = self.left[office]
+        taken = min(wanted, row[day])
+        row[day] -= taken
+        if row[day] == 0:
             self.open[office, day] = False
         return taken
 
@@ -85,15 +94,17 @@ class Waiting:
 
     def best(self, free: FreeDays, weight: float) -> tuple[float, int]:
         """(cost, k) of the cheapest free office-day, refreshing entries that filled up."""
+        nearest, distance, offices, left = self.nearest, self.distance, self.offices, free.left
         while True:
             best, cost = -1, float("inf")
-            for k, day in enumerate(self.nearest):
-                if day >= 0 and self.distance[k] + weight * day < cost:
-                    best, cost = k, self.distance[k] + weight * day
-            if best < 0 or free.open[self.offices[best], self.nearest[best]]:
+            for k, day in enumerate(nearest):
+                if day >= 0:
+                    here = distance[k] + weight * day
+                    if here < cost:
+                        best, cost = k, here
+            if best < 0 or left[offices[best]][nearest[best]] > 0:
                 return cost, best
-            office = self.offices[best]
-            self.nearest[best] = free.first(office, self.nearest[best], self.stop)
+            nearest[best] = free.first(offices[best], nearest[best], self.stop)
 
 
 def _serve_class(
@@ -126,7 +137,7 @@ def _serve_class(
 
 def _waiting(cohorts: Cohorts, c: int, free: FreeDays) -> Waiting | None:
     start = max(int(cohorts.earliest[c]), 0)
-    stop = min(int(cohorts.latest[c]), free.left.shape[1] - 1)
+    stop = min(int(cohorts.latest[c]), free.days - 1)
     usable = [k for k, o in enumerate(cohorts.candidates[c].tolist()) if o >= 0]
     if start > stop or not usable:
         return None
