@@ -156,8 +156,8 @@ def receive(session: Session, submission: Submission, *, actor: Principal) -> Re
         "sla_state": "on_time", "created_at": now, "updated_at": now,
     }  # fmt: skip
     for _attempt in range(3):
-        case_id = _insert(session, values)
-        if case_id is not None:
+        case = _insert(session, values)
+        if case is not None:
             break
         # a concurrent submission with the same key or message won the race …
         existing = _already_received(session, submission)
@@ -166,7 +166,6 @@ def receive(session: Session, submission: Submission, *, actor: Principal) -> Re
         values["reference"] = new_reference()  # … or, once in 10^12, the reference was taken
     else:
         raise CaseError("Could not store the case; please send it again.")
-    case = session.get_one(Case, case_id)
     _events(session, case, actor, values)
     record(
         session, action="case.receive", actor_kind=actor.audit_kind, actor_id=actor.id,
@@ -217,14 +216,16 @@ def _classify(
     return prediction.label, prediction.label, float(prediction.confidence), prediction.model
 
 
-def _insert(session: Session, values: dict[str, Any]) -> uuid.UUID | None:
-    """INSERT … ON CONFLICT DO NOTHING: the unique indexes make a repeat a no-op."""
+def _insert(session: Session, values: dict[str, Any]) -> Case | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING the whole row: the unique indexes make a repeat
+    a no-op (None), and a new case comes back from the same statement, in the session's identity
+    map, without a read after it."""
     if is_postgres(session):
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(Case).values(**values).on_conflict_do_nothing().returning(Case.id)
-    return session.scalar(statement)
+    statement = insert(Case).values(**values).on_conflict_do_nothing().returning(Case)
+    return session.scalars(statement).one_or_none()
 
 
 def _events(session: Session, case: Case, actor: Principal, values: dict[str, Any]) -> None:
