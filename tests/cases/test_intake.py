@@ -88,6 +88,22 @@ def test_receive__bad_input__clear_error_nothing_written(categories: Session) ->
     assert categories.scalar(select(func.count()).select_from(Case)) == 0
 
 
+def test_receive__unknown_municipality__clear_error__the_transaction_goes_on(
+    categories: Session,
+) -> None:
+    """No pre-read: the INSERT stores nothing for an unknown area, and receive() says why
+    (never the foreign key's IntegrityError, which would also abort a PostgreSQL transaction)."""
+    with pytest.raises(actions.CaseError, match=r"^Unknown municipality 'MK-999'\.$"):
+        actions.receive(categories, _submission(municipality_code="MK-999"), actor=SYSTEM)
+    with pytest.raises(actions.CaseError, match="Unknown municipality"):
+        actions.receive(categories, _submission(municipality_code="MK-999", idempotency_key="u"),
+                        actor=SYSTEM)  # fmt: skip
+    assert categories.scalar(select(func.count()).select_from(Case)) == 0
+    made = actions.receive(categories, _submission(idempotency_key="u"), actor=SYSTEM)
+    assert made.created
+    assert made.case.municipality_code == "MK-101"
+
+
 def test_receive__same_idempotency_key__one_case(categories: Session) -> None:
     first = actions.receive(categories, _submission(idempotency_key="k-1"), actor=SYSTEM)
     again = actions.receive(categories, _submission(idempotency_key="k-1"), actor=SYSTEM)

@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from navreme import clock
@@ -127,7 +127,6 @@ def receive(session: Session, submission: Submission, *, actor: Principal) -> Re
     if existing is not None:
         return Received(existing, created=False)
     chosen = _chosen_category(session, submission.category_code)
-    _known_municipality(session, submission.municipality_code)
     category_code, predicted, confidence, model = _classify(text, chosen)
     category = session.get(CaseCategory, category_code) if category_code else None
     department_id = (
@@ -163,6 +162,7 @@ def receive(session: Session, submission: Submission, *, actor: Principal) -> Re
         existing = _already_received(session, submission)
         if existing is not None:
             return Received(existing, created=False)
+        _known_municipality(session, submission.municipality_code)  # … or there is no such area
         values["reference"] = new_reference()  # … or, once in 10^12, the reference was taken
     else:
         raise CaseError("Could not store the case; please send it again.")
@@ -189,7 +189,8 @@ def _already_received(session: Session, submission: Submission) -> Case | None:
 
 
 def _known_municipality(session: Session, code: str | None) -> None:
-    """An unknown code would break the foreign key at insert (a 500, found by T14)."""
+    """Asked only when the INSERT stored nothing: an unknown code is a CaseError, never the
+    foreign key's IntegrityError (a 500, found by T14)."""
     if code is not None and session.get(Municipality, code) is None:
         raise CaseError(f"Unknown municipality {code!r}.")
 
@@ -219,13 +220,23 @@ def _classify(
 def _insert(session: Session, values: dict[str, Any]) -> Case | None:
     """INSERT … ON CONFLICT DO NOTHING RETURNING the whole row: the unique indexes make a repeat
     a no-op (None), and a new case comes back from the same statement, in the session's identity
-    map, without a read after it."""
+    map, without a read after it. With a municipality it is INSERT … SELECT … WHERE EXISTS (that
+    municipality): an unknown one stores nothing either (None) instead of breaking the foreign
+    key, which would abort a PostgreSQL transaction; receive() then tells which it was."""
     if is_postgres(session):
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(Case).values(**values).on_conflict_do_nothing().returning(Case)
-    return session.scalars(statement).one_or_none()
+    code = values["municipality_code"]
+    if code is None:
+        statement = insert(Case).values(**values)
+    else:
+        columns = Case.__table__.c
+        row = select(*(bindparam(name, value, type_=columns[name].type)
+                       for name, value in values.items()))  # fmt: skip
+        known = exists().where(Municipality.code == code)
+        statement = insert(Case).from_select(list(values), row.where(known))
+    return session.scalars(statement.on_conflict_do_nothing().returning(Case)).one_or_none()
 
 
 def _events(session: Session, case: Case, actor: Principal, values: dict[str, Any]) -> None:
