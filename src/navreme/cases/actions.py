@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from navreme import clock
 from navreme.audit.actions import record
-from navreme.cases import calendar, notify
+from navreme.cases import calendar, lookup, notify
 from navreme.cases.models import Case, CaseCategory, CaseEvent, RoutingRule
 from navreme.config import get_settings
 from navreme.db import is_postgres
@@ -99,16 +99,8 @@ def load_categories(session: Session) -> int:
 
 def route(session: Session, category_code: str, municipality_code: str | None) -> uuid.UUID | None:
     """The department for a category in an area: the area's own rule, else the country-wide
-    one, else None (triage)."""
-    rules = session.execute(
-        select(RoutingRule.municipality_code, RoutingRule.department_id).where(
-            RoutingRule.category_code == category_code,
-            (RoutingRule.municipality_code == municipality_code)
-            | RoutingRule.municipality_code.is_(None),
-        )
-    ).all()
-    best = sorted(rules, key=lambda rule: rule.municipality_code is None)
-    return best[0].department_id if best else None
+    one, else None (triage). From the process's snapshot of the rules (cases/lookup.py)."""
+    return lookup.snapshot(session).route(category_code, municipality_code)
 
 
 # --- receiving ----------------------------------------------------------------------------------
@@ -126,11 +118,12 @@ def receive(session: Session, submission: Submission, *, actor: Principal) -> Re
     existing = _already_received(session, submission)
     if existing is not None:
         return Received(existing, created=False)
-    chosen = _chosen_category(session, submission.category_code)
+    known = lookup.snapshot(session)  # categories and routing rules, no read per case
+    chosen = _chosen_category(known, submission.category_code)
     category_code, predicted, confidence, model = _classify(text, chosen)
-    category = session.get(CaseCategory, category_code) if category_code else None
+    category = known.categories.get(category_code) if category_code else None
     department_id = (
-        route(session, category_code, submission.municipality_code) if category_code else None
+        known.route(category_code, submission.municipality_code) if category_code else None
     )
     triage = department_id is None or (chosen is None and confidence < TRIAGE_BELOW)
     now, settings = clock.now(), get_settings()
@@ -195,17 +188,17 @@ def _known_municipality(session: Session, code: str | None) -> None:
         raise CaseError(f"Unknown municipality {code!r}.")
 
 
-def _chosen_category(session: Session, code: str | None) -> CaseCategory | None:
+def _chosen_category(known: lookup.Snapshot, code: str | None) -> lookup.Category | None:
     if code is None:
         return None
-    category = session.get(CaseCategory, code)
+    category = known.categories.get(code)
     if category is None or not category.active:
         raise CaseError(f"Unknown category {code!r}.")
     return category
 
 
 def _classify(
-    text: str, chosen: CaseCategory | None
+    text: str, chosen: lookup.Category | None
 ) -> tuple[str | None, str | None, float, str]:  # fmt: skip
     """(category, predicted category, confidence, by whom). A category the sender chose (an
     Open311 service_code, the web form's list, an officer) is taken as it is."""

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from navreme import clock
-from navreme.cases.models import Case, CaseCategory
+from navreme.cases import lookup
+from navreme.cases.models import Case
 from navreme.config import get_settings
 from navreme.identity.models import Department
 from navreme.messaging import templates
@@ -85,7 +86,7 @@ def _language(person: Person | None, case: Case) -> str:
 
 
 def _context(session: Session, case: Case, language: str, note: str) -> dict[str, Any]:
-    category = session.get(CaseCategory, case.category_code) if case.category_code else None
+    category = lookup.snapshot(session).categories.get(case.category_code or "")
     department = session.get(Department, case.department_id) if case.department_id else None
     return {
         "reference": case.reference,

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from navreme.cases import actions
+from navreme.cases import actions, lookup
 from navreme.cases.models import Case, CaseCategory, CaseEvent
 from navreme.config import get_settings
 from navreme.identity.principal import Principal
@@ -73,8 +73,8 @@ def services(session: Session, *, lang: str) -> list[dict[str, Any]]:
     ]
 
 
-def _public_category(session: Session, code: str) -> CaseCategory | None:
-    row = session.get(CaseCategory, code)
+def _public_category(session: Session, code: str) -> lookup.Category | None:
+    row = lookup.snapshot(session).categories.get(code)
     return row if row is not None and row.public and row.active else None
 
 
