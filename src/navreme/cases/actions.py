@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import bindparam, exists, insert, select
 from sqlalchemy.orm import Session
 
 from navreme import clock
@@ -24,7 +24,7 @@ from navreme.audit.actions import record
 from navreme.cases import calendar, lookup, notify
 from navreme.cases.models import Case, CaseCategory, CaseEvent, RoutingRule
 from navreme.config import get_settings
-from navreme.db import is_postgres
+from navreme.db import is_postgres, new_id
 from navreme.identity.models import Department
 from navreme.identity.principal import Principal
 from navreme.registry.models import Municipality
@@ -217,30 +217,34 @@ def _insert(session: Session, values: dict[str, Any]) -> Case | None:
     municipality): an unknown one stores nothing either (None) instead of breaking the foreign
     key, which would abort a PostgreSQL transaction; receive() then tells which it was."""
     if is_postgres(session):
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as upsert
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert as upsert
     code = values["municipality_code"]
     if code is None:
-        statement = insert(Case).values(**values)
+        statement = upsert(Case).values(**values)
     else:
         columns = Case.__table__.c
         row = select(*(bindparam(name, value, type_=columns[name].type)
                        for name, value in values.items()))  # fmt: skip
         known = exists().where(Municipality.code == code)
-        statement = insert(Case).from_select(list(values), row.where(known))
+        statement = upsert(Case).from_select(list(values), row.where(known))
     return session.scalars(statement.on_conflict_do_nothing().returning(Case)).one_or_none()
 
 
 def _events(session: Session, case: Case, actor: Principal, values: dict[str, Any]) -> None:
-    at = values["created_at"]
-    session.add_all([
-        CaseEvent(case_id=case.id, at=at, kind="received", actor_kind=actor.audit_kind,
-                  actor_id=actor.id, public=True, details={"channel": case.channel}),
-        CaseEvent(case_id=case.id, at=at, kind="classified", actor_kind="system",
-                  details={"predicted": case.predicted_category, "confidence": case.confidence,
-                           "by": case.classified_by}),
-        CaseEvent(case_id=case.id, at=at, kind="routed", actor_kind="system",
-                  department_id=case.department_id,
-                  details={"status": case.status, "category": case.category_code}),
-    ])  # fmt: skip
+    """Received, classified, routed: one multi-row INSERT, every column given."""
+    common = {"case_id": case.id, "at": values["created_at"], "note": None}
+    rows = [
+        {"kind": "received", "actor_kind": actor.audit_kind, "actor_id": actor.id,
+         "department_id": None, "public": True, "details": {"channel": case.channel}},
+        {"kind": "classified", "actor_kind": "system", "actor_id": None, "department_id": None,
+         "public": False, "details": {"predicted": case.predicted_category,
+                                      "confidence": case.confidence, "by": case.classified_by}},
+        {"kind": "routed", "actor_kind": "system", "actor_id": None,
+         "department_id": case.department_id, "public": False,
+         "details": {"status": case.status, "category": case.category_code}},
+    ]  # fmt: skip
+    session.execute(
+        insert(CaseEvent.__table__).values([{"id": new_id(), **common, **row} for row in rows])
+    )
