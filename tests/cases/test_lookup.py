@@ -154,3 +154,22 @@ def test_snapshot_read_between_a_write_and_its_commit__dropped_at_the_commit(
     finally:
         writer.close()
     assert lookup.snapshot(categories).route("waste", "MK-101") == other
+
+
+def test_municipality_and_department_written_here__seen_by_the_next_case(
+    categories: Session,
+) -> None:
+    """The nearest-centre search and the message's department name use the snapshot too."""
+    from navreme.identity.models import Department
+    from navreme.registry.models import Municipality
+
+    assert lookup.snapshot(categories).nearest(41.996, 21.431) is None  # only Veles, 45 km off
+    opst = factories.department(categories, "OPST")
+    categories.commit()
+    with session_scope() as session:
+        session.add(Municipality(code="MK-77", name="Centar", name_mk="Центар", region="Skopje",
+                                 in_city_of_skopje=True, latitude=41.996, longitude=21.431))  # fmt: skip
+        session.get_one(Department, opst.id).name_en = "Communal services"
+    known = lookup.snapshot(categories)
+    assert known.nearest(41.9981, 21.4254) == "MK-77"
+    assert known.departments[opst.id].name_en == "Communal services"

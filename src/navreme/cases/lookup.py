@@ -1,4 +1,5 @@
-"""What intake looks up for every case, kept per process: categories and routing rules.
+"""What intake looks up for every case, kept per process: categories, routing rules,
+department names and municipality centres.
 
 They change a few times a year and are read for every case, so each process keeps a snapshot
 per database instead of reading them again for each one. It cannot serve stale data unnoticed:
@@ -17,6 +18,7 @@ made outside it (documented in docs/benchmarks.md, "Case intake (Open311)").
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import uuid
@@ -30,12 +32,15 @@ from sqlalchemy import Engine, Pool, event, select
 from sqlalchemy.orm import Session
 
 from navreme.cases.models import CaseCategory, RoutingRule
+from navreme.identity.models import Department
+from navreme.registry.models import Municipality
 
 TTL_SECONDS = 5.0  # the longest a change made by another process goes unseen here
+NEAREST_WITHIN_KM = 30.0  # farther than this from every municipality centre: no municipality
 _DIRTY = "navreme_cases_lookup_written"  # on a connection's info: it wrote one of the tables
 _WRITES = re.compile(
     r"\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+"
-    r"(?:\w+\.)?\"?(?:case_categories|routing_rules)\b",
+    r"(?:\w+\.)?\"?(?:case_categories|routing_rules|departments|municipalities)\b",
     re.IGNORECASE,
 )
 
@@ -58,9 +63,20 @@ class Category:
 
 
 @dataclass(frozen=True)
+class Names:
+    """A department's names, for the messages (name_mk, name_sq, name_en as on Department)."""
+
+    name_mk: str
+    name_sq: str
+    name_en: str
+
+
+@dataclass(frozen=True)
 class Snapshot:
     categories: Mapping[str, Category]
     rules: Mapping[tuple[str, str | None], uuid.UUID]  # (category, area or None) → department
+    departments: Mapping[uuid.UUID, Names]
+    centres: tuple[tuple[str, float, float], ...]  # municipalities with a centre: code, lat, long
     loaded_at: float  # monotonic() before it was read
 
     def route(self, category_code: str, municipality_code: str | None) -> uuid.UUID | None:
@@ -70,6 +86,19 @@ class Snapshot:
             if own is not None:
                 return own
         return self.rules.get((category_code, None))
+
+    def nearest(self, latitude: float, longitude: float) -> str | None:
+        """The municipality whose centre is nearest the point, within 30 km; None elsewhere."""
+        box = NEAREST_WITHIN_KM / 111.0
+        scale = math.cos(math.radians(latitude))
+        near = [
+            (111.0 * math.hypot(lat - latitude, (long - longitude) * scale), code)
+            for code, lat, long in self.centres
+            if latitude - box <= lat <= latitude + box
+            and longitude - 2 * box <= long <= longitude + 2 * box
+        ]
+        near = [item for item in near if item[0] <= NEAREST_WITHIN_KM]
+        return min(near)[1] if near else None
 
 
 _lock = threading.Lock()
@@ -115,7 +144,20 @@ def _read(session: Session) -> Snapshot:
                    RoutingRule.department_id)
         )
     }  # fmt: skip
-    return Snapshot(categories, rules, loaded_at)
+    departments = {
+        row.id: Names(row.name_mk, row.name_sq, row.name_en)
+        for row in session.execute(
+            select(Department.id, Department.name_mk, Department.name_sq, Department.name_en)
+        )
+    }
+    centres = tuple(
+        (row.code, row.latitude, row.longitude)
+        for row in session.execute(
+            select(Municipality.code, Municipality.latitude, Municipality.longitude)
+        )
+        if row.latitude is not None and row.longitude is not None
+    )
+    return Snapshot(categories, rules, departments, centres, loaded_at)
 
 
 # --- noticing writes: every SQLAlchemy engine and pool of this process ---------------------------
