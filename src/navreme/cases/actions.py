@@ -111,15 +111,21 @@ def new_reference() -> str:
 
 
 def receive(session: Session, submission: Submission, *, actor: Principal) -> Received:
-    """Make the case for a submission, or return the one already made for it."""
+    """Make the case for a submission, or return the one already made for it.
+
+    New cases are the common path, so nothing is read first: the INSERT's unique indexes tell
+    a repeat (it stores nothing), and only then is the case made the first time read."""
     text = submission.text.strip()
     if not text:
         raise CaseError("A request needs some text.")
-    existing = _already_received(session, submission)
-    if existing is not None:
-        return Received(existing, created=False)
     known = lookup.snapshot(session)  # categories and routing rules, no read per case
-    chosen = _chosen_category(known, submission.category_code)
+    try:
+        chosen = _chosen_category(known, submission.category_code)
+    except CaseError:
+        existing = _already_received(session, submission)  # a repeat still gets its case
+        if existing is not None:
+            return Received(existing, created=False)
+        raise
     category_code, predicted, confidence, model = _classify(text, chosen)
     category = known.categories.get(category_code) if category_code else None
     department_id = (
@@ -151,7 +157,7 @@ def receive(session: Session, submission: Submission, *, actor: Principal) -> Re
         case = _insert(session, values)
         if case is not None:
             break
-        # a concurrent submission with the same key or message won the race …
+        # the same submission was received before (or a concurrent one won the race) …
         existing = _already_received(session, submission)
         if existing is not None:
             return Received(existing, created=False)
