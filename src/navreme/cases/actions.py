@@ -238,8 +238,14 @@ def _insert(session: Session, values: dict[str, Any]) -> Case | None:
     return session.scalars(statement.on_conflict_do_nothing().returning(Case)).one_or_none()
 
 
+# With RETURNING, SQLAlchemy sends a list of rows as one INSERT … VALUES (…), (…), (…)
+# ("insertmanyvalues") on both databases, from a statement compiled once per process (a
+# statement built from multi-row .values() is compiled anew every time).
+_INSERT_EVENTS = insert(CaseEvent.__table__).returning(CaseEvent.__table__.c.id)
+
+
 def _events(session: Session, case: Case, actor: Principal, values: dict[str, Any]) -> None:
-    """Received, classified, routed: one multi-row INSERT, every column given."""
+    """Received, classified, routed: one INSERT of three rows, every column given."""
     common = {"case_id": case.id, "at": values["created_at"], "note": None}
     rows = [
         {"kind": "received", "actor_kind": actor.audit_kind, "actor_id": actor.id,
@@ -251,6 +257,4 @@ def _events(session: Session, case: Case, actor: Principal, values: dict[str, An
          "department_id": case.department_id, "public": False,
          "details": {"status": case.status, "category": case.category_code}},
     ]  # fmt: skip
-    session.execute(
-        insert(CaseEvent.__table__).values([{"id": new_id(), **common, **row} for row in rows])
-    )
+    session.execute(_INSERT_EVENTS, [{"id": new_id(), **common, **row} for row in rows])
