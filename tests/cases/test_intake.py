@@ -7,12 +7,12 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from navreme import clock
 from navreme.cases import actions, queries
-from navreme.cases.models import Case, CaseEvent, RoutingRule
+from navreme.cases.models import Case, CaseCategory, CaseEvent, RoutingRule
 from navreme.catalogue.actions import load_demo_catalogue
 from navreme.db import session_scope
 from navreme.identity.principal import Principal
@@ -88,6 +88,22 @@ def test_receive__bad_input__clear_error_nothing_written(categories: Session) ->
     assert categories.scalar(select(func.count()).select_from(Case)) == 0
 
 
+def test_receive__unknown_municipality__clear_error__the_transaction_goes_on(
+    categories: Session,
+) -> None:
+    """No pre-read: the INSERT stores nothing for an unknown area, and receive() says why
+    (never the foreign key's IntegrityError, which would also abort a PostgreSQL transaction)."""
+    with pytest.raises(actions.CaseError, match=r"^Unknown municipality 'MK-999'\.$"):
+        actions.receive(categories, _submission(municipality_code="MK-999"), actor=SYSTEM)
+    with pytest.raises(actions.CaseError, match="Unknown municipality"):
+        actions.receive(categories, _submission(municipality_code="MK-999", idempotency_key="u"),
+                        actor=SYSTEM)  # fmt: skip
+    assert categories.scalar(select(func.count()).select_from(Case)) == 0
+    made = actions.receive(categories, _submission(idempotency_key="u"), actor=SYSTEM)
+    assert made.created
+    assert made.case.municipality_code == "MK-101"
+
+
 def test_receive__same_idempotency_key__one_case(categories: Session) -> None:
     first = actions.receive(categories, _submission(idempotency_key="k-1"), actor=SYSTEM)
     again = actions.receive(categories, _submission(idempotency_key="k-1"), actor=SYSTEM)
@@ -95,6 +111,22 @@ def test_receive__same_idempotency_key__one_case(categories: Session) -> None:
     assert not again.created
     assert again.case.id == first.case.id
     assert categories.scalar(select(func.count()).select_from(Case)) == 1
+
+
+def test_receive__repeat_after_its_category_was_retired__still_the_first_case(
+    categories: Session,
+) -> None:
+    """Nothing is read before the INSERT, but a repeat is answered as before even when the
+    submission would no longer be accepted as new."""
+    first = actions.receive(categories, _submission(idempotency_key="k-2"), actor=SYSTEM)
+    categories.execute(
+        update(CaseCategory).where(CaseCategory.code == "waste").values(active=False)
+    )
+    categories.commit()
+    again = actions.receive(categories, _submission(idempotency_key="k-2"), actor=SYSTEM)
+    assert (again.created, again.case.id) == (False, first.case.id)
+    with pytest.raises(actions.CaseError, match="Unknown category 'waste'"):
+        actions.receive(categories, _submission(idempotency_key="k-3"), actor=SYSTEM)
 
 
 def test_receive__eight_concurrent_duplicates__one_case(categories: Session) -> None:

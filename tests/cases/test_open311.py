@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from navreme.audit.models import AuditEntry
-from navreme.cases import actions, open311_keys, open311_public
+from navreme.cases import actions, open311, open311_keys, open311_public
 from navreme.cases.models import Case, CaseEvent
 from navreme.catalogue.actions import load_demo_catalogue
 from navreme.registry.models import Municipality
@@ -114,6 +114,19 @@ def test_post__far_from_every_municipality__none(
     case = db_session.scalar(select(Case).where(Case.reference == reference))
     assert case is not None
     assert case.municipality_code is None
+
+
+def test_post__municipality_gone_meanwhile__clean_400_with_its_message(
+    client: TestClient, key: str, db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The INSERT finds no such municipality (the foreign key is never broken): Open311's 400."""
+    monkeypatch.setattr(open311, "nearest_municipality", lambda *_: "MK-999")
+    for fmt in ("json", "xml"):
+        refused = _post(client, key, fmt)
+        assert refused.status_code == 400  # type: ignore[attr-defined]
+        assert "Unknown municipality 'MK-999'." in refused.text  # type: ignore[attr-defined]
+    assert refused.headers["content-type"].startswith("application/xml")  # type: ignore[attr-defined]
+    assert db_session.scalar(select(func.count()).select_from(Case)) == 0
 
 
 @pytest.mark.parametrize(

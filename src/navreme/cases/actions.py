@@ -16,15 +16,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, insert, select
 from sqlalchemy.orm import Session
 
 from navreme import clock
 from navreme.audit.actions import record
-from navreme.cases import calendar, notify
+from navreme.cases import calendar, lookup, notify
 from navreme.cases.models import Case, CaseCategory, CaseEvent, RoutingRule
 from navreme.config import get_settings
-from navreme.db import is_postgres
+from navreme.db import is_postgres, new_id
 from navreme.identity.models import Department
 from navreme.identity.principal import Principal
 from navreme.registry.models import Municipality
@@ -99,16 +99,8 @@ def load_categories(session: Session) -> int:
 
 def route(session: Session, category_code: str, municipality_code: str | None) -> uuid.UUID | None:
     """The department for a category in an area: the area's own rule, else the country-wide
-    one, else None (triage)."""
-    rules = session.execute(
-        select(RoutingRule.municipality_code, RoutingRule.department_id).where(
-            RoutingRule.category_code == category_code,
-            (RoutingRule.municipality_code == municipality_code)
-            | RoutingRule.municipality_code.is_(None),
-        )
-    ).all()
-    best = sorted(rules, key=lambda rule: rule.municipality_code is None)
-    return best[0].department_id if best else None
+    one, else None (triage). From the process's snapshot of the rules (cases/lookup.py)."""
+    return lookup.snapshot(session).route(category_code, municipality_code)
 
 
 # --- receiving ----------------------------------------------------------------------------------
@@ -119,19 +111,25 @@ def new_reference() -> str:
 
 
 def receive(session: Session, submission: Submission, *, actor: Principal) -> Received:
-    """Make the case for a submission, or return the one already made for it."""
+    """Make the case for a submission, or return the one already made for it.
+
+    New cases are the common path, so nothing is read first: the INSERT's unique indexes tell
+    a repeat (it stores nothing), and only then is the case made the first time read."""
     text = submission.text.strip()
     if not text:
         raise CaseError("A request needs some text.")
-    existing = _already_received(session, submission)
-    if existing is not None:
-        return Received(existing, created=False)
-    chosen = _chosen_category(session, submission.category_code)
-    _known_municipality(session, submission.municipality_code)
+    known = lookup.snapshot(session)  # categories and routing rules, no read per case
+    try:
+        chosen = _chosen_category(known, submission.category_code)
+    except CaseError:
+        existing = _already_received(session, submission)  # a repeat still gets its case
+        if existing is not None:
+            return Received(existing, created=False)
+        raise
     category_code, predicted, confidence, model = _classify(text, chosen)
-    category = session.get(CaseCategory, category_code) if category_code else None
+    category = known.categories.get(category_code) if category_code else None
     department_id = (
-        route(session, category_code, submission.municipality_code) if category_code else None
+        known.route(category_code, submission.municipality_code) if category_code else None
     )
     triage = department_id is None or (chosen is None and confidence < TRIAGE_BELOW)
     now, settings = clock.now(), get_settings()
@@ -156,17 +154,17 @@ def receive(session: Session, submission: Submission, *, actor: Principal) -> Re
         "sla_state": "on_time", "created_at": now, "updated_at": now,
     }  # fmt: skip
     for _attempt in range(3):
-        case_id = _insert(session, values)
-        if case_id is not None:
+        case = _insert(session, values)
+        if case is not None:
             break
-        # a concurrent submission with the same key or message won the race …
+        # the same submission was received before (or a concurrent one won the race) …
         existing = _already_received(session, submission)
         if existing is not None:
             return Received(existing, created=False)
+        _known_municipality(session, submission.municipality_code)  # … or there is no such area
         values["reference"] = new_reference()  # … or, once in 10^12, the reference was taken
     else:
         raise CaseError("Could not store the case; please send it again.")
-    case = session.get_one(Case, case_id)
     _events(session, case, actor, values)
     record(
         session, action="case.receive", actor_kind=actor.audit_kind, actor_id=actor.id,
@@ -190,22 +188,23 @@ def _already_received(session: Session, submission: Submission) -> Case | None:
 
 
 def _known_municipality(session: Session, code: str | None) -> None:
-    """An unknown code would break the foreign key at insert (a 500, found by T14)."""
+    """Asked only when the INSERT stored nothing: an unknown code is a CaseError, never the
+    foreign key's IntegrityError (a 500, found by T14)."""
     if code is not None and session.get(Municipality, code) is None:
         raise CaseError(f"Unknown municipality {code!r}.")
 
 
-def _chosen_category(session: Session, code: str | None) -> CaseCategory | None:
+def _chosen_category(known: lookup.Snapshot, code: str | None) -> lookup.Category | None:
     if code is None:
         return None
-    category = session.get(CaseCategory, code)
+    category = known.categories.get(code)
     if category is None or not category.active:
         raise CaseError(f"Unknown category {code!r}.")
     return category
 
 
 def _classify(
-    text: str, chosen: CaseCategory | None
+    text: str, chosen: lookup.Category | None
 ) -> tuple[str | None, str | None, float, str]:  # fmt: skip
     """(category, predicted category, confidence, by whom). A category the sender chose (an
     Open311 service_code, the web form's list, an officer) is taken as it is."""
@@ -217,25 +216,45 @@ def _classify(
     return prediction.label, prediction.label, float(prediction.confidence), prediction.model
 
 
-def _insert(session: Session, values: dict[str, Any]) -> uuid.UUID | None:
-    """INSERT … ON CONFLICT DO NOTHING: the unique indexes make a repeat a no-op."""
+def _insert(session: Session, values: dict[str, Any]) -> Case | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING the whole row: the unique indexes make a repeat
+    a no-op (None), and a new case comes back from the same statement, in the session's identity
+    map, without a read after it. With a municipality it is INSERT … SELECT … WHERE EXISTS (that
+    municipality): an unknown one stores nothing either (None) instead of breaking the foreign
+    key, which would abort a PostgreSQL transaction; receive() then tells which it was."""
     if is_postgres(session):
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as upsert
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(Case).values(**values).on_conflict_do_nothing().returning(Case.id)
-    return session.scalar(statement)
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    code = values["municipality_code"]
+    if code is None:
+        statement = upsert(Case).values(**values)
+    else:
+        columns = Case.__table__.c
+        row = select(*(bindparam(name, value, type_=columns[name].type)
+                       for name, value in values.items()))  # fmt: skip
+        known = exists().where(Municipality.code == code)
+        statement = upsert(Case).from_select(list(values), row.where(known))
+    return session.scalars(statement.on_conflict_do_nothing().returning(Case)).one_or_none()
+
+
+# With RETURNING, SQLAlchemy sends a list of rows as one INSERT … VALUES (…), (…), (…)
+# ("insertmanyvalues") on both databases, from a statement compiled once per process (a
+# statement built from multi-row .values() is compiled anew every time).
+_INSERT_EVENTS = insert(CaseEvent.__table__).returning(CaseEvent.__table__.c.id)
 
 
 def _events(session: Session, case: Case, actor: Principal, values: dict[str, Any]) -> None:
-    at = values["created_at"]
-    session.add_all([
-        CaseEvent(case_id=case.id, at=at, kind="received", actor_kind=actor.audit_kind,
-                  actor_id=actor.id, public=True, details={"channel": case.channel}),
-        CaseEvent(case_id=case.id, at=at, kind="classified", actor_kind="system",
-                  details={"predicted": case.predicted_category, "confidence": case.confidence,
-                           "by": case.classified_by}),
-        CaseEvent(case_id=case.id, at=at, kind="routed", actor_kind="system",
-                  department_id=case.department_id,
-                  details={"status": case.status, "category": case.category_code}),
-    ])  # fmt: skip
+    """Received, classified, routed: one INSERT of three rows, every column given."""
+    common = {"case_id": case.id, "at": values["created_at"], "note": None}
+    rows = [
+        {"kind": "received", "actor_kind": actor.audit_kind, "actor_id": actor.id,
+         "department_id": None, "public": True, "details": {"channel": case.channel}},
+        {"kind": "classified", "actor_kind": "system", "actor_id": None, "department_id": None,
+         "public": False, "details": {"predicted": case.predicted_category,
+                                      "confidence": case.confidence, "by": case.classified_by}},
+        {"kind": "routed", "actor_kind": "system", "actor_id": None,
+         "department_id": case.department_id, "public": False,
+         "details": {"status": case.status, "category": case.category_code}},
+    ]  # fmt: skip
+    session.execute(_INSERT_EVENTS, [{"id": new_id(), **common, **row} for row in rows])

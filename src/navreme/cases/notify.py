@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from navreme import clock
-from navreme.cases.models import Case, CaseCategory
+from navreme.cases import lookup
+from navreme.cases.models import Case
 from navreme.config import get_settings
-from navreme.identity.models import Department
 from navreme.messaging import templates
 from navreme.messaging.actions import channels, send
 from navreme.messaging.choices import ladder_for
@@ -85,8 +85,9 @@ def _language(person: Person | None, case: Case) -> str:
 
 
 def _context(session: Session, case: Case, language: str, note: str) -> dict[str, Any]:
-    category = session.get(CaseCategory, case.category_code) if case.category_code else None
-    department = session.get(Department, case.department_id) if case.department_id else None
+    known = lookup.snapshot(session)  # names, no read per message (cases/lookup.py)
+    category = known.categories.get(case.category_code or "")
+    department = known.departments.get(case.department_id) if case.department_id else None
     return {
         "reference": case.reference,
         "category": getattr(category, f"name_{language}") if category else "",

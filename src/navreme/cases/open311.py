@@ -20,15 +20,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from navreme.cases import actions
+from navreme.cases import actions, lookup
 from navreme.cases.models import Case, CaseCategory, CaseEvent
 from navreme.config import get_settings
 from navreme.identity.principal import Principal
-from navreme.registry.models import Municipality
 
 LANGUAGES = ("mk", "sq", "en")
 DESCRIPTION_MAX = 4000  # the specification's limit
-NEAREST_WITHIN_KM = 30.0  # farther than this from every municipality centre: no municipality
 ACTOR = Principal(via="api_token")  # an Open311 client: audited as "token", the client in details
 
 
@@ -73,8 +71,8 @@ def services(session: Session, *, lang: str) -> list[dict[str, Any]]:
     ]
 
 
-def _public_category(session: Session, code: str) -> CaseCategory | None:
-    row = session.get(CaseCategory, code)
+def _public_category(session: Session, code: str) -> lookup.Category | None:
+    row = lookup.snapshot(session).categories.get(code)
     return row if row is not None and row.public and row.active else None
 
 
@@ -215,20 +213,8 @@ def _notice(case: Case, lang: str) -> str:
 def nearest_municipality(
     session: Session, latitude: float | None, longitude: float | None
 ) -> str | None:  # fmt: skip
-    """The municipality whose centre is nearest the point, within 30 km; None elsewhere."""
+    """The municipality whose centre is nearest the point, within 30 km; None elsewhere (from
+    the process's snapshot of the centres, cases/lookup.py)."""
     if latitude is None or longitude is None:
         return None
-    box = NEAREST_WITHIN_KM / 111.0
-    rows = session.execute(
-        select(Municipality.code, Municipality.latitude, Municipality.longitude).where(
-            Municipality.latitude.between(latitude - box, latitude + box),
-            Municipality.longitude.between(longitude - 2 * box, longitude + 2 * box),
-        )
-    ).all()
-    scale = math.cos(math.radians(latitude))
-    distances = [
-        (111.0 * math.hypot(row.latitude - latitude, (row.longitude - longitude) * scale), row.code)
-        for row in rows
-    ]
-    near = [item for item in distances if item[0] <= NEAREST_WITHIN_KM]
-    return min(near)[1] if near else None
+    return lookup.snapshot(session).nearest(latitude, longitude)
