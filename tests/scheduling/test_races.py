@@ -56,8 +56,11 @@ def test_t01__200_citizens_race_for_10_slots(
     db_session.commit()
     chooser = random.Random(2023)  # noqa: S311 - test data, not security
     statuses: Counter[int] = Counter()
-    with httpx.Client(base_url=live_server, timeout=60) as http, ThreadPoolExecutor(64) as pool:
-        for round_number in range(_rounds(settings)):
+    # A fresh client per round: between rounds its pooled keep-alive connections sit idle while
+    # the database is checked, the server closes them (uvicorn's keep-alive timeout), and
+    # httpcore, reusing one from 64 threads at once, then read from a closed socket (EBADF).
+    for round_number in range(_rounds(settings)):
+        with httpx.Client(base_url=live_server, timeout=60) as http, ThreadPoolExecutor(64) as pool:
             day = next_working_day(skip=round_number // 6)
             first = at(day, 8) + timedelta(minutes=15 * STARTS_PER_ROUND * (round_number % 6))
             starts = [first + timedelta(minutes=15 * i) for i in range(STARTS_PER_ROUND)]
